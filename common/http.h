@@ -1,0 +1,123 @@
+/*
+ * http.h: the HTTP/1.1 server core shared by the worker (API port) and the
+ * supervisor (admin port). It runs on a libevent event_base with
+ * libhttp-parser, reads into per-connection buffers and writes preformatted
+ * response headers with writev.
+ *
+ * Requests on one connection are handled one at a time: while a request is
+ * waiting for its response, further pipelined bytes stay buffered, so
+ * responses always go out in request order.
+ *
+ * Ownership: the core owns every struct http_request. A handler receives
+ * one in on_request and must call http_respond() exactly once, now or later
+ * (from a database or Redis callback). The request stays valid until then
+ * even if the client goes away; after http_respond() the caller must not
+ * touch it again.
+ */
+#ifndef CONDUIT_HTTP_H
+#define CONDUIT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct http_server;
+struct http_request;
+
+/* Methods we count separately in metrics; anything else valid is OTHER. */
+enum http_method_id {
+    HTTP_M_GET,
+    HTTP_M_HEAD,
+    HTTP_M_POST,
+    HTTP_M_PUT,
+    HTTP_M_DELETE,
+    HTTP_M_OPTIONS,
+    HTTP_M_PATCH,
+    HTTP_M_OTHER,
+    HTTP_M__COUNT
+};
+
+struct http_limits {
+    size_t max_request_line; /* longer: 414 */
+    size_t max_header_bytes; /* longer: 431 */
+    int max_headers;         /* more: 431 */
+    size_t max_body;         /* larger Content-Length: 413 */
+    int header_timeout_ms;   /* whole head must arrive within this: 408 + close */
+    int body_timeout_ms;     /* body must arrive within this: 408 + close */
+    int idle_timeout_ms;     /* keep-alive idle: close silently */
+    int write_timeout_ms;    /* peer not reading: close */
+    int accepts_per_wake;    /* bound on accept() calls per readiness event */
+};
+
+struct http_callbacks {
+    /* A complete request: route it and eventually call http_respond(). */
+    void (*on_request)(struct http_request *req, void *arg);
+    /* The response was written (or the connection died); for metrics and access log. */
+    void (*on_done)(const struct http_request *req, int status, double seconds, void *arg);
+    /* Connection count changed (+1 opened, -1 closed). May be NULL. */
+    void (*on_conn)(int delta, void *arg);
+    void *arg;
+};
+
+/* Serve listen_fd (non-blocking, already listening; not closed by the core). */
+struct http_server *http_server_new(struct event_base *base, int listen_fd,
+                                    const struct http_limits *limits,
+                                    const struct http_callbacks *cb);
+
+/* Stop accepting; close idle connections now, and every other connection
+ * after its current response (sent with Connection: close). */
+void http_server_drain(struct http_server *s);
+
+/* Stop accepting but keep connections as they are (used while paused). */
+int http_server_pause_accept(struct http_server *s, bool paused);
+
+/* Open connections and requests waiting for a response. */
+size_t http_server_connections(const struct http_server *s);
+size_t http_server_in_flight(const struct http_server *s);
+
+/* Close everything and free. Requests still pending are orphaned and
+ * freed when their handler responds. */
+void http_server_free(struct http_server *s);
+
+/* ---- the request, valid from on_request until http_respond() ---- */
+enum http_method_id http_request_method(const struct http_request *r);
+const char *http_request_method_name(const struct http_request *r);
+/* Path without the query string, NUL-terminated, not percent-decoded. */
+const char *http_request_path(const struct http_request *r);
+/* Query string without '?', NUL-terminated, "" when absent. */
+const char *http_request_query(const struct http_request *r);
+/* Header value by case-insensitive name, NUL-terminated; NULL if absent. */
+const char *http_request_header(const struct http_request *r, const char *name);
+/* Body bytes (NUL-terminated for convenience) and length; "" and 0 if none. */
+const char *http_request_body(const struct http_request *r, size_t *len);
+/* X-Request-Id from the client (if sane), else a generated one. */
+const char *http_request_id(const struct http_request *r);
+/* Peer address as text ("127.0.0.1"), for rate limits and logs. */
+const char *http_request_peer(const struct http_request *r);
+/* True when the client has gone away while the response was pending. */
+bool http_request_orphaned(const struct http_request *r);
+
+/* The route label for metrics (an index into the caller's route table). */
+void http_request_set_route(struct http_request *r, int route_id);
+int http_request_route(const struct http_request *r);
+
+/* Add a response header (before http_respond); name and value are copied. */
+int http_response_header(struct http_request *r, const char *name, const char *value)
+    __attribute__((warn_unused_result));
+
+/* Send the response: status line, Date, Server, Content-Type, Content-Length,
+ * X-Request-Id, Connection, added headers, then body (omitted for HEAD and
+ * for 204/304). body is copied. Returns 0, or -1 if the request was already
+ * answered. Frees the request (and the connection if it is orphaned). */
+int http_respond(struct http_request *r, int status, const char *content_type, const char *body,
+                 size_t len);
+
+/* Like http_respond with application/json and a body taking ownership of a
+ * malloc'ed buffer (avoids a copy for large JSON). */
+int http_respond_json_owned(struct http_request *r, int status, char *body, size_t len);
+
+/* Reason phrase for a status code ("Not Found"). */
+const char *http_status_reason(int status);
+
+#endif

@@ -1,0 +1,1 @@
+# common/local.mk: files of common/, included by the top Makefile.am.

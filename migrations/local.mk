@@ -1,0 +1,1 @@
+# migrations/local.mk: files of migrations/, included by the top Makefile.am.

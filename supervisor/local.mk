@@ -1,0 +1,1 @@
+# supervisor/local.mk: files of supervisor/, included by the top Makefile.am.

@@ -1,0 +1,1 @@
+# test/local.mk: files of test/, included by the top Makefile.am.

@@ -1,0 +1,56 @@
+/*
+ * worker.h: one worker process. It inherits the listening socket, the
+ * scoreboard and the router from the supervisor, builds a fresh event_base
+ * after fork, serves HTTP on the shared socket, stamps its heartbeat, and
+ * exits when told to (or when the supervisor dies: EOF on the control
+ * socketpair, PR_SET_PDEATHSIG as a backstop).
+ *
+ * Route handlers receive the struct worker * as their ctx argument.
+ */
+#ifndef CONDUIT_WORKER_H
+#define CONDUIT_WORKER_H
+
+#include <stdint.h>
+
+#include "http.h"
+#include "router.h"
+#include "scoreboard.h"
+#include "settings.h"
+
+struct api;
+
+struct worker {
+    struct event_base *base;
+    const struct settings *settings;
+    struct scoreboard *sb;
+    struct sb_slot *slot;
+    uint32_t slot_index;
+    uint32_t generation;
+    const struct router *router;
+    struct http_server *http;
+    struct api *api; /* the Conduit API's per-worker state (worker/api.h) */
+    int listen_fd;
+    int control_fd; /* our end of the socketpair with the supervisor */
+    /* private to worker.c beyond this point */
+    struct event *ev_heartbeat;
+    struct event *ev_control;
+    struct event *ev_sigterm;
+    struct event *ev_sigquit;
+    struct event *ev_sigint;
+    struct event *ev_drain_check;
+    uint64_t max_requests; /* 0 = unlimited; includes the jitter */
+    int draining;
+};
+
+/* Run a worker in the child right after fork; never returns. Exit status:
+ * 0 after a graceful stop, 2 when it cannot start (bad configuration or a
+ * required resource missing), 1 for any other failure. */
+void worker_main(const struct settings *s, struct scoreboard *sb, uint32_t slot_index,
+                 uint32_t generation, const struct router *router, int listen_fd,
+                 int control_fd) __attribute__((noreturn));
+
+/* Answer with a JSON error body {"errors":{field:[message]}}. */
+int worker_respond_error(struct http_request *req, int status, const char *field,
+                         const char *message);
+
+#endif
