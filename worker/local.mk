@@ -1,2 +1,2 @@
-# worker/local.mk: files of worker/, included by the top Makefile.am.
-worker_libworker_a_SOURCES += worker/worker.h worker/api.h worker/api_stub.c
+# worker/local.mk: the worker process (not the API), included by the top Makefile.am.
+worker_libworker_a_SOURCES += worker/worker.h

@@ -1,0 +1,1 @@
+# test/api.mk: build fragment included by the top Makefile.am.

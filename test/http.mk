@@ -1,0 +1,1 @@
+# test/http.mk: build fragment included by the top Makefile.am.
