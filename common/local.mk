@@ -1,2 +1,7 @@
 # common/local.mk: libcommon (not the HTTP core), included by the top Makefile.am.
-common_libcommon_a_SOURCES += common/settings.h common/log.h common/scoreboard.h
+common_libcommon_a_SOURCES += common/settings.h common/settings.c \
+	common/log.h common/log.c \
+	common/scoreboard.h common/scoreboard.c \
+	common/metrics.h common/metrics.c \
+	common/control.h common/control.c \
+	common/proc.h common/proc.c

@@ -23,9 +23,9 @@
 #include "http.h"
 #include "router.h"
 
-#define SB_VERSION 1
+#define SB_VERSION   1
 #define SB_MAX_SLOTS 256
-#define SB_ROUTES ROUTER_MAX_ROUTES
+#define SB_ROUTES    ROUTER_MAX_ROUTES
 #define SB_LABEL_MAX 64
 
 /* Status codes counted by exact value; anything else lands in its class
@@ -50,8 +50,8 @@ enum sb_state {
 
 /* Why a worker was replaced: conduitd_worker_restarts_total{reason}. */
 enum sb_restart_reason {
-    SB_RESTART_CRASH,   /* exited non-zero */
-    SB_RESTART_SIGNAL,  /* killed by a signal we did not send */
+    SB_RESTART_CRASH,   /* exited non-zero, or died of a fault (SEGV, BUS, ABRT, FPE, ILL) */
+    SB_RESTART_SIGNAL,  /* killed by another signal we did not send (e.g. KILL) */
     SB_RESTART_HUNG,    /* heartbeat too old: SIGABRT then SIGKILL */
     SB_RESTART_CONFIG,  /* exited 2: cannot start, configuration */
     SB_RESTART_RECYCLE, /* served max-requests and retired */

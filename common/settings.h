@@ -12,9 +12,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #define SETTINGS_ADDR_MAX 128
-#define SETTINGS_STR_MAX 1024
+#define SETTINGS_STR_MAX  1024
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
@@ -47,14 +48,14 @@ struct settings {
     bool access_log;          /* CONDUIT_ACCESS_LOG on|off, default on */
 
     /* HTTP limits and timeouts */
-    size_t max_request_line;  /* CONDUIT_MAX_REQUEST_LINE, default 8192 */
-    size_t max_header_bytes;  /* CONDUIT_MAX_HEADER_BYTES, default 16384 */
-    int max_headers;          /* CONDUIT_MAX_HEADERS, default 64 */
-    size_t max_body;          /* CONDUIT_MAX_BODY, default 1048576 */
-    int header_timeout_ms;    /* CONDUIT_HEADER_TIMEOUT_MS, default 10000 */
-    int body_timeout_ms;      /* CONDUIT_BODY_TIMEOUT_MS, default 30000 */
-    int idle_timeout_ms;      /* CONDUIT_IDLE_TIMEOUT_MS, default 60000 */
-    int write_timeout_ms;     /* CONDUIT_WRITE_TIMEOUT_MS, default 30000 */
+    size_t max_request_line; /* CONDUIT_MAX_REQUEST_LINE, default 8192 */
+    size_t max_header_bytes; /* CONDUIT_MAX_HEADER_BYTES, default 16384 */
+    int max_headers;         /* CONDUIT_MAX_HEADERS, default 64 */
+    size_t max_body;         /* CONDUIT_MAX_BODY, default 1048576 */
+    int header_timeout_ms;   /* CONDUIT_HEADER_TIMEOUT_MS, default 10000 */
+    int body_timeout_ms;     /* CONDUIT_BODY_TIMEOUT_MS, default 30000 */
+    int idle_timeout_ms;     /* CONDUIT_IDLE_TIMEOUT_MS, default 60000 */
+    int write_timeout_ms;    /* CONDUIT_WRITE_TIMEOUT_MS, default 30000 */
 
     /* the Conduit API's dependencies */
     char database_url[SETTINGS_STR_MAX]; /* DATABASE_URL, default "" (API answers 503) */
@@ -69,7 +70,7 @@ struct settings {
     int rate_limit_window_s;             /* CONDUIT_RATE_LIMIT_WINDOW, default 60 */
     char cors_origins[SETTINGS_STR_MAX]; /* CONDUIT_CORS_ORIGINS, comma list or "*", default "*" */
     char migrations_dir[SETTINGS_STR_MAX]; /* CONDUIT_MIGRATIONS_DIR */
-    int hash_threads;                    /* CONDUIT_HASH_THREADS, default 2 */
+    int hash_threads;                      /* CONDUIT_HASH_THREADS, default 2 */
 
     /* identity, for conduitd_build_info and /status */
     char release[SETTINGS_ADDR_MAX]; /* CONDUIT_RELEASE, default: the build version */
@@ -96,6 +97,11 @@ int settings_validate(const struct settings *s, char *errbuf, size_t errlen)
 
 /* Whole load in the documented order: defaults, env, file, args, validate. */
 int settings_load(struct settings *s, int argc, char **argv, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Parse an address setting ("host:port"; host an IPv4 address, [IPv6],
+ * localhost, or * / empty for any) into *ss. 0, or -1 if malformed. */
+int settings_addr_parse(const char *text, struct sockaddr_storage *ss, socklen_t *sslen)
     __attribute__((warn_unused_result));
 
 /* The usage text printed by --help. */

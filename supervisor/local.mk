@@ -1,1 +1,4 @@
 # supervisor/local.mk: files of supervisor/, included by the top Makefile.am.
+supervisor_libsupervisor_a_SOURCES += supervisor/supervisor.h supervisor/supervisor.c \
+	supervisor/spawn.c supervisor/admin.c supervisor/listen.c \
+	supervisor/backoff.h supervisor/backoff.c

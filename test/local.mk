@@ -1,1 +1,19 @@
 # test/local.mk: files of test/, included by the top Makefile.am.
+# Unit suites of the foundation modules (Check) and the integration tests
+# of the supervisor and workers (Python, run against the built conduitd).
+if HAVE_CHECK
+check_PROGRAMS += test/check_settings test/check_scoreboard test/check_metrics test/check_backoff
+TESTS += test/check_settings test/check_scoreboard test/check_metrics test/check_backoff
+endif
+test_check_settings_SOURCES = test/check_settings.c
+test_check_settings_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_check_settings_LDADD = common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
+test_check_scoreboard_SOURCES = test/check_scoreboard.c
+test_check_scoreboard_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_check_scoreboard_LDADD = common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
+test_check_metrics_SOURCES = test/check_metrics.c
+test_check_metrics_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_check_metrics_LDADD = common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
+test_check_backoff_SOURCES = test/check_backoff.c
+test_check_backoff_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_check_backoff_LDADD = supervisor/libsupervisor.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)

@@ -42,12 +42,20 @@ struct worker {
     int draining;
 };
 
-/* Run a worker in the child right after fork; never returns. Exit status:
- * 0 after a graceful stop, 2 when it cannot start (bad configuration or a
- * required resource missing), 1 for any other failure. */
+/* Run a worker in the child right after fork; never returns. The caller
+ * (the supervisor's fork code) has blocked every signal, reset their
+ * dispositions and closed every inherited descriptor but listen_fd,
+ * control_fd and stdio; worker_main unblocks signals once its own signal
+ * events are installed. Exit status: 0 after a graceful stop, 2 when it
+ * cannot start (bad configuration or a required resource missing), 1 for
+ * any other failure. */
 void worker_main(const struct settings *s, struct scoreboard *sb, uint32_t slot_index,
-                 uint32_t generation, const struct router *router, int listen_fd,
-                 int control_fd) __attribute__((noreturn));
+                 uint32_t generation, const struct router *router, int listen_fd, int control_fd)
+    __attribute__((noreturn));
+
+/* Add the worker's own routes (GET and HEAD /healthz) to the API router;
+ * the supervisor calls it before api_register_routes(). 0, or -1. */
+int worker_register_routes(struct router *r) __attribute__((warn_unused_result));
 
 /* Answer with a JSON error body {"errors":{field:[message]}}. */
 int worker_respond_error(struct http_request *req, int status, const char *field,
