@@ -321,8 +321,8 @@ int admin_start(struct supervisor *sv, char *errbuf, size_t errlen)
         return -1;
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (router_add(sv->admin_router, HTTP_M_GET, routes[i].path, routes[i].fn) < 0 ||
-            router_add(sv->admin_router, HTTP_M_HEAD, routes[i].path, routes[i].fn) < 0) {
+        /* HEAD falls back to the GET handler in the router. */
+        if (router_add(sv->admin_router, HTTP_M_GET, routes[i].path, routes[i].fn) < 0) {
             snprintf(errbuf, errlen, "cannot add the admin route %s", routes[i].path);
             return -1;
         }

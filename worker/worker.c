@@ -80,11 +80,8 @@ static void worker_handle_healthz(struct http_request *req, const struct route_p
 
 int worker_register_routes(struct router *r)
 {
-    if (router_add(r, HTTP_M_GET, "/healthz", worker_handle_healthz) < 0)
-        return -1;
-    if (router_add(r, HTTP_M_HEAD, "/healthz", worker_handle_healthz) < 0)
-        return -1;
-    return 0;
+    /* HEAD falls back to the GET handler in the router. */
+    return router_add(r, HTTP_M_GET, "/healthz", worker_handle_healthz) < 0 ? -1 : 0;
 }
 
 /* A complete request: route it to its handler or answer 404/405/400. */

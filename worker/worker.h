@@ -53,7 +53,7 @@ void worker_main(const struct settings *s, struct scoreboard *sb, uint32_t slot_
                  uint32_t generation, const struct router *router, int listen_fd, int control_fd)
     __attribute__((noreturn));
 
-/* Add the worker's own routes (GET and HEAD /healthz) to the API router;
+/* Add the worker's own routes (GET /healthz; HEAD falls back to GET) to the API router;
  * the supervisor calls it before api_register_routes(). 0, or -1. */
 int worker_register_routes(struct router *r) __attribute__((warn_unused_result));
 
