@@ -1,1 +1,26 @@
-# test/api.mk: build fragment included by the top Makefile.am.
+# test/api.mk: the Conduit API's integration tests (test/api/), the upstream
+# conformance runner and the API benchmarks, included by the top Makefile.am.
+# The tests need DATABASE_URL and REDIS_URL (script/services start) and skip
+# (77) without them; each file starts its own conduitd on free loopback ports.
+# test/conformance.sh and bench/ are run outside `make check` (script/test,
+# bench/api_vs_pgbench.sh); they are listed here so `make dist` ships them.
+api_integration_tests = \
+	test/api/users.py \
+	test/api/profiles.py \
+	test/api/articles.py \
+	test/api/comments.py \
+	test/api/cache.py \
+	test/api/listcost.py \
+	test/api/tokens.py \
+	test/api/badinput.py \
+	test/api/cors.py \
+	test/api/hashing.py \
+	test/api/ratelimit.py \
+	test/api/redis_outage.py \
+	test/api/pg_outage.py
+TESTS += $(api_integration_tests)
+EXTRA_DIST += $(api_integration_tests)
+EXTRA_DIST += test/api/apilib.py test/conformance.sh \
+	tools/package.json tools/package-lock.json \
+	bench/api_vs_pgbench.sh bench/seed.py bench/plot.gp bench/hash_stall.py \
+	bench/wrk_api.lua
