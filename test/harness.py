@@ -201,8 +201,11 @@ class Server:
         """Wait for exit; returns the exit status (raises on timeout)."""
         return self.proc.wait(timeout=timeout)
 
-    def stop(self, sig=signal.SIGTERM, timeout=30):
-        """Signal and wait; returns the exit status."""
+    def stop(self, sig=None, timeout=30):
+        """Signal (default SIGTERM) and wait; returns the exit status."""
+        # (A default of signal.SIGTERM would name the method above, not the module.)
+        if sig is None:
+            sig = signal.SIGTERM
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
