@@ -17,3 +17,15 @@ test_check_metrics_LDADD = common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
 test_check_backoff_SOURCES = test/check_backoff.c
 test_check_backoff_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_backoff_LDADD = supervisor/libsupervisor.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
+
+# Integration tests: each starts the real conduitd on free loopback ports
+# through test/harness.py and exits 0, 1 or 77 (skip).
+foundation_integration_tests = \
+	test/integration/test_workers.py \
+	test/integration/test_stop.py \
+	test/integration/test_metrics.py \
+	test/integration/test_promtool.py \
+	test/integration/test_config.py \
+	test/integration/test_requests.py
+TESTS += $(foundation_integration_tests)
+EXTRA_DIST += $(foundation_integration_tests) test/integration/support.py test/harness.py

@@ -1,0 +1,139 @@
+"""support.py: helpers shared by the foundation integration tests.
+
+Raw-socket requests (for slow, partial and malformed requests that
+http.client cannot send), polling with a deadline, process checks through
+/proc, and a /metrics parser that knows each family's type so the tests can
+tell counters from gauges.
+"""
+
+import os
+import re
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import harness  # noqa: E402,F401  (re-exported for the tests)
+
+
+def wait_for(predicate, timeout, interval=0.02, what="condition"):
+    """Poll predicate() until it returns a true value; return it, or raise."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except OSError as e:  # the server may be between states
+            last_error = e
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s (last error: %s)"
+                         % (timeout, what, last_error))
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat[stat.rindex(")") + 2]
+    return state not in ("Z", "X")
+
+
+def connect(port, timeout=5.0):
+    """A TCP connection to 127.0.0.1:port."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def read_response(sock, timeout=5.0):
+    """Read one HTTP response: (status, headers dict lower-case, body bytes).
+    Raises AssertionError if the connection closes before a full response."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed before a response head: %r" % data)
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed inside a body")
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def raw_request(port, data, timeout=5.0):
+    """Send raw bytes on a new connection and read one response."""
+    with connect(port, timeout) as s:
+        s.sendall(data)
+        return read_response(s, timeout)
+
+
+def closed_by_peer(sock, timeout):
+    """True if the peer closes (EOF or reset) within timeout; False if the
+    connection is still open then. Data received is discarded."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+    return False
+
+
+def parse_metrics(text):
+    """Parse Prometheus text: ({series: value}, {family: type})."""
+    values, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            types[name] = kind
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)$", line)
+        if not m:
+            raise AssertionError("unparsable metrics line: %r" % line)
+        values[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return values, types
+
+
+def family_of(series, types):
+    """The family a series belongs to (histogram suffixes stripped)."""
+    name = series.split("{", 1)[0]
+    if name in types:
+        return name
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name[: -len(suffix)] in types:
+            return name[: -len(suffix)]
+    return name
+
+
+def monotonic_series(values, types):
+    """The series that must never decrease: counters and histogram parts."""
+    return {k: v for k, v in values.items()
+            if types.get(family_of(k, types)) in ("counter", "histogram")}
+
+
+def requests_total(values):
+    """Sum of http_requests_total over every label set."""
+    return sum(v for k, v in values.items() if k.startswith("http_requests_total{"))
