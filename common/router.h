@@ -5,6 +5,16 @@
  *
  * The router is built once in the supervisor before the first fork, so every
  * worker inherits the same table and the ids agree across processes.
+ *
+ * Matching rules: the most specific template wins, a literal segment
+ * beating a parameter from the left ("/api/articles/feed" beats
+ * "/api/articles/:slug" whatever the order of router_add); among equals the
+ * first added wins. Literal segments compare with the percent-decoded path
+ * segment, parameters receive it decoded; a bad escape or "%00" anywhere in
+ * the path is ROUTER_BAD_PATH. A parameter never matches an empty segment,
+ * and a trailing slash is significant: "/api/tags/" is ROUTER_NOT_FOUND
+ * when only "/api/tags" is registered. HEAD uses the GET handler unless a
+ * HEAD handler is added.
  */
 #ifndef CONDUIT_ROUTER_H
 #define CONDUIT_ROUTER_H
