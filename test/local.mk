@@ -26,6 +26,7 @@ foundation_integration_tests = \
 	test/integration/test_metrics.py \
 	test/integration/test_promtool.py \
 	test/integration/test_config.py \
-	test/integration/test_requests.py
+	test/integration/test_requests.py \
+	test/integration/test_logs.py
 TESTS += $(foundation_integration_tests)
 EXTRA_DIST += $(foundation_integration_tests) test/integration/support.py test/harness.py
