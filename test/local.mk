@@ -27,6 +27,7 @@ foundation_integration_tests = \
 	test/integration/test_promtool.py \
 	test/integration/test_config.py \
 	test/integration/test_requests.py \
-	test/integration/test_logs.py
+	test/integration/test_logs.py \
+	test/integration/test_crashloop.py
 TESTS += $(foundation_integration_tests)
 EXTRA_DIST += $(foundation_integration_tests) test/integration/support.py test/harness.py
