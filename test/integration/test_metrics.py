@@ -6,7 +6,8 @@
   match the requests sent;
 - every /readyz answer is counted in conduitd_readiness_checks_total;
 - gauges: conduitd_workers{state}, conduitd_ready and open connections
-  follow what is happening, and /readyz fails once a stop begins.
+  follow what is happening, and /readyz fails once a stop begins;
+- conduitd_listen_queue_depth counts connections no worker has accepted.
 (test_promtool.py runs `promtool check metrics` on the page.)
 """
 
@@ -119,6 +120,28 @@ def test_readyz_fails_while_draining():
         assert srv.wait(timeout=10) == 0
 
 
+def test_listen_queue_depth():
+    with harness.Server(workers=1, args=["--access-log", "off"]) as srv:
+        srv.wait_ready()
+        values, _ = scrape(srv)
+        assert values["conduitd_listen_queue_depth"] == 0
+        pid = srv.worker_pids()[0]
+        os.kill(pid, signal.SIGSTOP)
+        waiting = []
+        try:
+            waiting = [support.connect(srv.port) for _ in range(5)]
+            values, _ = scrape(srv)
+            assert values["conduitd_listen_queue_depth"] == 5, values["conduitd_listen_queue_depth"]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        for s in waiting:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert support.read_response(s)[0] == 200
+            s.close()
+        values, _ = scrape(srv)
+        assert values["conduitd_listen_queue_depth"] == 0
+
+
 if __name__ == "__main__":
     harness.run_tests([test_counters_never_decrease_across_kills, test_readiness_checks_counted,
-                       test_readyz_fails_while_draining])
+                       test_readyz_fails_while_draining, test_listen_queue_depth])
