@@ -146,39 +146,48 @@ static int admin_status_worker(const struct supervisor *sv, uint32_t i, cJSON *a
     int state = __atomic_load_n(&slot->state, __ATOMIC_ACQUIRE);
     cJSON *o = cJSON_CreateObject();
     char started[40];
+    bool ok;
 
-    if (o == NULL || !cJSON_AddItemToArray(arr, o))
+    if (o == NULL)
         return -1;
+    if (!cJSON_AddItemToArray(arr, o)) {
+        cJSON_Delete(o);
+        return -1;
+    }
     if (state < 0 || state >= SB__STATES)
         state = SB_FREE;
-    cJSON_AddNumberToObject(o, "slot", i);
-    cJSON_AddNumberToObject(o, "pid", ws->pid);
-    cJSON_AddNumberToObject(o, "generation", ws->pid > 0 ? ws->generation : 0);
-    cJSON_AddStringToObject(o, "state", admin_state_names[state]);
-    if (ws->pid > 0) {
+    ok = cJSON_AddNumberToObject(o, "slot", i) != NULL &&
+         cJSON_AddNumberToObject(o, "pid", ws->pid) != NULL &&
+         cJSON_AddNumberToObject(o, "generation", ws->pid > 0 ? ws->generation : 0) != NULL &&
+         cJSON_AddStringToObject(o, "state", admin_state_names[state]) != NULL;
+    if (ok && ws->pid > 0) {
         int64_t hb = __atomic_load_n(&slot->heartbeat_ms, __ATOMIC_RELAXED);
         proc_format_iso8601(started, sizeof(started), slot->started_ms);
-        cJSON_AddStringToObject(o, "started_at", started);
-        cJSON_AddNumberToObject(o, "uptime_s", (double)(now_wall - slot->started_ms) / 1000.0);
-        cJSON_AddNumberToObject(o, "requests",
-                                (double)__atomic_load_n(&slot->requests_served, __ATOMIC_RELAXED));
-        cJSON_AddNumberToObject(o, "connections",
-                                (double)__atomic_load_n(&slot->connections_open, __ATOMIC_RELAXED));
-        cJSON_AddNumberToObject(o, "heartbeat_age_ms", (double)(now_mono - hb));
-        cJSON_AddNumberToObject(o, "rss_bytes",
-                                (double)__atomic_load_n(&slot->rss_bytes, __ATOMIC_RELAXED));
-    } else {
-        cJSON_AddNullToObject(o, "started_at");
-        cJSON_AddNumberToObject(o, "uptime_s", 0);
-        cJSON_AddNumberToObject(o, "requests", 0);
+        ok = cJSON_AddStringToObject(o, "started_at", started) != NULL &&
+             cJSON_AddNumberToObject(o, "uptime_s",
+                                     (double)(now_wall - slot->started_ms) / 1000.0) != NULL &&
+             cJSON_AddNumberToObject(
+                 o, "requests",
+                 (double)__atomic_load_n(&slot->requests_served, __ATOMIC_RELAXED)) != NULL &&
+             cJSON_AddNumberToObject(
+                 o, "connections",
+                 (double)__atomic_load_n(&slot->connections_open, __ATOMIC_RELAXED)) != NULL &&
+             cJSON_AddNumberToObject(o, "heartbeat_age_ms", (double)(now_mono - hb)) != NULL &&
+             cJSON_AddNumberToObject(o, "rss_bytes",
+                                     (double)__atomic_load_n(&slot->rss_bytes, __ATOMIC_RELAXED)) !=
+                 NULL;
+    } else if (ok) {
+        ok = cJSON_AddNullToObject(o, "started_at") != NULL &&
+             cJSON_AddNumberToObject(o, "uptime_s", 0) != NULL &&
+             cJSON_AddNumberToObject(o, "requests", 0) != NULL;
     }
-    cJSON_AddBoolToObject(o, "retiring", ws->retiring);
-    cJSON_AddNumberToObject(o, "quick_deaths", ws->backoff.failures);
-    if (state == SB_BACKOFF)
-        cJSON_AddNumberToObject(
-            o, "respawn_in_ms",
-            (double)(ws->respawn_at_ms > now_mono ? ws->respawn_at_ms - now_mono : 0));
-    return 0;
+    ok = ok && cJSON_AddBoolToObject(o, "retiring", ws->retiring) != NULL &&
+         cJSON_AddNumberToObject(o, "quick_deaths", ws->backoff.failures) != NULL;
+    if (ok && state == SB_BACKOFF)
+        ok = cJSON_AddNumberToObject(
+                 o, "respawn_in_ms",
+                 (double)(ws->respawn_at_ms > now_mono ? ws->respawn_at_ms - now_mono : 0)) != NULL;
+    return ok ? 0 : -1;
 }
 
 /* The dependency word for /status from the live workers' reports. */
