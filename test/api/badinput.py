@@ -25,8 +25,9 @@ ME = {}
 
 def me():
     if not ME:
-        ME.update(A.register("bad"))
-        ME["slug"] = A.create_article(ME)["slug"]
+        u = A.register("bad")
+        u["slug"] = A.create_article(u)["slug"]
+        ME.update(u)
     return ME
 
 
