@@ -282,6 +282,18 @@ void sv_retire(struct supervisor *sv, uint32_t i, const char *why)
              (int)ws->pid, ws->generation, why);
 }
 
+void sv_kill(struct supervisor *sv, uint32_t i, int sig, enum sb_restart_reason reason)
+{
+    struct sv_slot *ws = &sv->slots[i];
+
+    if (ws->pid <= 0)
+        return;
+    ws->kill_reason = (int)reason;
+    if (kill(ws->pid, sig) != 0 && errno != ESRCH)
+        log_error("cannot signal a worker", "\"pid\":%d,\"error\":\"%s\"", (int)ws->pid,
+                  strerror(errno));
+}
+
 void sv_respawn_due(struct supervisor *sv, int64_t now_ms)
 {
     if (sv->phase != SV_SERVING)

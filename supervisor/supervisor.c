@@ -202,6 +202,8 @@ static void sv_on_tick(evutil_socket_t fd, short what, void *arg)
     /* A SIGCHLD may have been merged with another; reaping is cheap. */
     sv_reap(sv);
     sv_respawn_due(sv, now);
+    /* Heartbeat checks (hung workers: sv_kill with SB_RESTART_HUNG) belong
+     * here, once they exist. */
     if (sv->phase == SV_STOP_GRACEFUL && !sv->stop_killed && now >= sv->stop_deadline_ms) {
         sv->stop_killed = true;
         log_warn("shutdown timeout: killing the workers left", "\"workers\":%u,\"timeout_s\":%d",

@@ -109,6 +109,8 @@ int sv_spawn(struct supervisor *sv, uint32_t i);
 void sv_reap(struct supervisor *sv);
 /* Ask slot i's worker to drain and leave (graceful); its exit is expected. */
 void sv_retire(struct supervisor *sv, uint32_t i, const char *why);
+/* Send sig to slot i's worker and count its death as reason (e.g. hung). */
+void sv_kill(struct supervisor *sv, uint32_t i, int sig, enum sb_restart_reason reason);
 /* Start the slots whose back-off delay has passed. */
 void sv_respawn_due(struct supervisor *sv, int64_t now_ms);
 /* Send sig to every live worker. */
