@@ -4,7 +4,8 @@
 Each bad request gets its status (400, 414, 431, 413, 501, 505) or its
 timeout (408 or a silent close) and its connection is closed, while a
 client on another connection keeps being served by the same (single)
-worker. The requests show up in /metrics with their codes.
+worker. The requests show up in /metrics with their codes. Unknown paths
+get a JSON 404 and a known path with the wrong method a 405 with Allow.
 """
 
 import os
@@ -104,6 +105,22 @@ def test_slow_head_gets_408():
             assert status == 408, (status, body)
 
 
+def test_routing_errors_are_json():
+    with harness.Server(workers=1, args=["--access-log", "off"]) as srv:
+        r = srv.get("/no/such/thing")
+        assert r.status == 404 and r.headers["content-type"] == "application/json", r
+        assert r.json() == {"errors": {"path": ["not found"]}}
+        r = srv.request("DELETE", "/healthz")
+        assert r.status == 405, r
+        assert "GET" in r.headers["allow"] and "DELETE" not in r.headers["allow"], r.headers
+        assert "method" in r.json()["errors"]
+        r = srv.request("HEAD", "/healthz")
+        assert r.status == 200 and r.body == b"", r
+        assert r.headers["content-length"] == "15"
+        for h in ("date", "content-type", "x-request-id"):
+            assert h in r.headers, h
+
+
 if __name__ == "__main__":
     harness.run_tests([test_bad_requests_get_their_status, test_slow_clients_time_out,
-                       test_slow_head_gets_408])
+                       test_slow_head_gets_408, test_routing_errors_are_json])
