@@ -57,16 +57,16 @@ uint64_t http_now_ns(void)
 
 /* ---------------------------------------------------------------- timers */
 
-/* Arm the connection's timer so that it fires no later than ms from now;
- * ms <= 0 means no deadline in this state. */
-void http_conn_set_deadline(struct http_conn *c, int ms)
+/* Arm the connection's timer so that it fires no later than ms after
+ * now_ns (a monotonic reading the caller already has); ms <= 0 means no
+ * deadline in this state. */
+static void http_conn_set_deadline_at(struct http_conn *c, uint64_t now_ns, int ms)
 {
     if (ms <= 0 || c->ev_timer == NULL) {
         c->deadline_ms = 0;
         return;
     }
-    int64_t now = (int64_t)(http_now_ns() / 1000000u);
-    c->deadline_ms = now + ms;
+    c->deadline_ms = (int64_t)(now_ns / 1000000u) + ms;
     if (c->timer_at_ms != 0 && c->timer_at_ms <= c->deadline_ms)
         return; /* fires earlier and re-arms itself for the rest */
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
@@ -76,6 +76,12 @@ void http_conn_set_deadline(struct http_conn *c, int ms)
         return;
     }
     c->timer_at_ms = c->deadline_ms;
+}
+
+/* Arm the connection's timer so that it fires no later than ms from now. */
+void http_conn_set_deadline(struct http_conn *c, int ms)
+{
+    http_conn_set_deadline_at(c, ms > 0 ? http_now_ns() : 0, ms);
 }
 
 /* ---------------------------------------------------------- connections */
@@ -138,8 +144,9 @@ void http_conn_maybe_free(struct http_conn *c)
 }
 
 /* Reset the per-request state and start the next request from the bytes
- * already buffered (pipelining), or wait for one. */
-static void http_conn_begin_request(struct http_conn *c)
+ * already buffered (pipelining), or wait for one. now_ns is a fresh clock
+ * reading, or 0 to take one. */
+static void http_conn_begin_request(struct http_conn *c, uint64_t now_ns)
 {
     struct http_server *s = c->srv;
 
@@ -184,14 +191,16 @@ static void http_conn_begin_request(struct http_conn *c)
     r->dispatched = r->orphaned = r->keep_alive = r->headers_ready = false;
     r->id[0] = '\0';
 
+    if (now_ns == 0)
+        now_ns = http_now_ns();
     if (c->len > c->req_start) {
         c->state = HTTP_CONN_HEAD;
-        r->t_start_ns = http_now_ns();
-        http_conn_set_deadline(c, s->limits.header_timeout_ms);
+        r->t_start_ns = now_ns;
+        http_conn_set_deadline_at(c, now_ns, s->limits.header_timeout_ms);
     } else {
         c->state = HTTP_CONN_IDLE;
-        http_conn_set_deadline(c,
-                               c->fresh ? s->limits.header_timeout_ms : s->limits.idle_timeout_ms);
+        http_conn_set_deadline_at(
+            c, now_ns, c->fresh ? s->limits.header_timeout_ms : s->limits.idle_timeout_ms);
         if (c->peer_eof) {
             http_conn_close(c);
             return;
@@ -227,8 +236,9 @@ static void http_conn_linger(struct http_conn *c)
 void http_conn_response_done(struct http_conn *c, bool ok)
 {
     struct http_server *s = c->srv;
+    uint64_t now = 0;
     if (s != NULL && s->cb.on_done != NULL) {
-        uint64_t now = http_now_ns();
+        now = http_now_ns();
         double secs = now > c->req.t_start_ns ? (double)(now - c->req.t_start_ns) / 1e9 : 0.0;
         s->cb.on_done(&c->req, c->req.status, secs, s->cb.arg);
     }
@@ -240,7 +250,7 @@ void http_conn_response_done(struct http_conn *c, bool ok)
         http_conn_linger(c);
     else {
         c->fresh = false;
-        http_conn_begin_request(c);
+        http_conn_begin_request(c, now);
         if (c->state == HTTP_CONN_HEAD && !c->in_process)
             http_conn_process(c);
     }
@@ -294,7 +304,7 @@ static void http_conn_read_request(struct http_conn *c)
     if (c->state == HTTP_CONN_IDLE) {
         c->state = HTTP_CONN_HEAD;
         c->req.t_start_ns = http_now_ns();
-        http_conn_set_deadline(c, c->srv->limits.header_timeout_ms);
+        http_conn_set_deadline_at(c, c->req.t_start_ns, c->srv->limits.header_timeout_ms);
     }
     c->len += (size_t)n;
     http_conn_process(c);
@@ -457,7 +467,7 @@ static int http_conn_new(struct http_server *s, int fd, const struct sockaddr_st
     s->nconns++;
     if (s->cb.on_conn != NULL)
         s->cb.on_conn(+1, s->cb.arg);
-    http_conn_begin_request(c);
+    http_conn_begin_request(c, 0);
     return 0;
 
 fail:
