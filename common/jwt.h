@@ -1,0 +1,41 @@
+/*
+ * jwt.h: JSON Web Tokens signed with HMAC-SHA256 (HS256), the only algorithm
+ * accepted. A token carries the user id as "sub" (a decimal string), "iat"
+ * and "exp" (seconds since the epoch). Verification checks the header's
+ * "alg", the signature (constant-time compare) and then the expiry; "alg":
+ * "none", any other algorithm, bad base64url, bad JSON and wrong types are
+ * all simply invalid.
+ */
+#ifndef CONDUIT_JWT_H
+#define CONDUIT_JWT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Longest token we sign or accept; anything longer is invalid. */
+#define JWT_MAX_LEN 1024
+
+enum jwt_result {
+    JWT_OK,      /* signature good, not expired: *user_id set */
+    JWT_INVALID, /* malformed, wrong algorithm, bad signature or claims */
+    JWT_EXPIRED, /* well-formed and correctly signed, but exp <= now */
+};
+
+/* Sign a token for user_id valid for ttl_s seconds from now into out
+ * (NUL-terminated). Returns the length, or -1 if out is too small or
+ * OpenSSL fails. */
+int jwt_sign(const char *secret, size_t secret_len, int64_t user_id, time_t now, int ttl_s,
+             char *out, size_t outlen) __attribute__((warn_unused_result));
+
+/* Verify token (NUL-terminated) against secret at time now. */
+enum jwt_result jwt_verify(const char *secret, size_t secret_len, const char *token, time_t now,
+                           int64_t *user_id) __attribute__((warn_unused_result));
+
+/* base64url without padding; exposed for tests. encode returns the output
+ * length or -1 if out is too small; decode returns the decoded length or
+ * -1 for bad input or a short buffer. out is NUL-terminated by encode. */
+int jwt_b64url_encode(const unsigned char *in, size_t len, char *out, size_t outlen);
+int jwt_b64url_decode(const char *in, size_t len, unsigned char *out, size_t outlen);
+
+#endif

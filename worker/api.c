@@ -1,0 +1,247 @@
+/*
+ * api.c: the Conduit API's entry points (api.h): the route table, the
+ * per-worker start and stop, CORS, and the OPTIONS preflight answer.
+ *
+ * Per worker the API owns a PostgreSQL pool (db.c), a Redis connection
+ * (cache.c), a password-hashing thread pool (password.c) and the prepared
+ * statement table (api_sql.c). Handlers live in one file per route group
+ * (api_users.c, api_profiles.c, api_articles.c, api_favorites.c,
+ * api_comments.c, api_tags.c); shared helpers in api_respond.c.
+ *
+ * Relies on worker.h (struct worker: base, settings, slot, router), the
+ * router, log.h.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "log.h"
+#include "scoreboard.h"
+#include "worker.h"
+
+/* Used when --dev is given without JWT_SECRET: tokens stay valid across
+ * workers and restarts, and are worthless anywhere else. */
+#define API_DEV_SECRET "conduitd-development-secret-not-for-production"
+
+/* Allowed request headers in preflight answers. */
+#define API_CORS_HEADERS "Authorization, Content-Type, X-Request-Id"
+#define API_CORS_MAX_AGE "86400"
+
+static void api_options(struct http_request *req, const struct route_params *p, void *ctx);
+
+struct api_route {
+    enum http_method_id method;
+    const char *tmpl;
+    route_handler_fn fn;
+};
+
+/* The route table. /api/articles/feed comes before /api/articles/:slug so a
+ * router that tries routes in order still picks the literal segment. */
+static const struct api_route api_routes[] = {
+    {HTTP_M_POST, "/api/users/login", api_users_login},
+    {HTTP_M_POST, "/api/users", api_users_register},
+    {HTTP_M_GET, "/api/user", api_users_get},
+    {HTTP_M_PUT, "/api/user", api_users_update},
+    {HTTP_M_GET, "/api/profiles/:username", api_profiles_get},
+    {HTTP_M_POST, "/api/profiles/:username/follow", api_profiles_follow},
+    {HTTP_M_DELETE, "/api/profiles/:username/follow", api_profiles_unfollow},
+    {HTTP_M_GET, "/api/articles/feed", api_articles_feed},
+    {HTTP_M_GET, "/api/articles", api_articles_list},
+    {HTTP_M_POST, "/api/articles", api_articles_create},
+    {HTTP_M_GET, "/api/articles/:slug", api_articles_get},
+    {HTTP_M_PUT, "/api/articles/:slug", api_articles_update},
+    {HTTP_M_DELETE, "/api/articles/:slug", api_articles_delete},
+    {HTTP_M_POST, "/api/articles/:slug/favorite", api_favorites_add},
+    {HTTP_M_DELETE, "/api/articles/:slug/favorite", api_favorites_remove},
+    {HTTP_M_GET, "/api/articles/:slug/comments", api_comments_list},
+    {HTTP_M_POST, "/api/articles/:slug/comments", api_comments_create},
+    {HTTP_M_DELETE, "/api/articles/:slug/comments/:id", api_comments_delete},
+    {HTTP_M_GET, "/api/tags", api_tags_list},
+};
+
+int api_register_routes(struct router *r)
+{
+    size_t n = sizeof(api_routes) / sizeof(api_routes[0]);
+
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        if (router_add(r, api_routes[i].method, api_routes[i].tmpl, api_routes[i].fn) < 0)
+            return -1;
+        /* One OPTIONS (CORS preflight) route per template. */
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(api_routes[j].tmpl, api_routes[i].tmpl) == 0)
+                seen = true;
+        if (!seen && router_add(r, HTTP_M_OPTIONS, api_routes[i].tmpl, api_options) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+struct api *api_from_ctx(void *ctx)
+{
+    return ((struct worker *)ctx)->api;
+}
+
+/* Is origin listed in a comma-separated list (spaces allowed)? */
+static bool api_origin_listed(const char *list, const char *origin)
+{
+    size_t olen = strlen(origin);
+    const char *p = list;
+
+    while (*p != '\0') {
+        const char *end;
+        size_t len;
+        while (*p == ' ' || *p == ',')
+            p++;
+        end = p + strcspn(p, ",");
+        len = (size_t)(end - p);
+        while (len > 0 && p[len - 1] == ' ')
+            len--;
+        if (len == olen && len > 0 && memcmp(p, origin, len) == 0)
+            return true;
+        p = end;
+    }
+    return false;
+}
+
+/* Add the CORS response headers for this request's Origin. 0 or -1. */
+int api_cors_headers(const struct settings *s, struct http_request *req)
+{
+    const char *origin;
+    const char *list = s->cors_origins[0] != '\0' ? s->cors_origins : "*";
+
+    if (strcmp(list, "*") == 0)
+        return http_response_header(req, "Access-Control-Allow-Origin", "*");
+    if (http_response_header(req, "Vary", "Origin") != 0)
+        return -1;
+    origin = http_request_header(req, "Origin");
+    if (origin == NULL || !api_origin_listed(list, origin))
+        return 0;
+    return http_response_header(req, "Access-Control-Allow-Origin", origin);
+}
+
+/* OPTIONS on any API template: the CORS preflight answer. */
+static void api_options(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct worker *w = ctx;
+    const char *methods = NULL;
+    int id = http_request_route(req);
+
+    (void)p;
+    if (id > 0)
+        methods = router_allowed_methods(w->router, id);
+    if (methods == NULL || methods[0] == '\0')
+        methods = "GET, POST, PUT, DELETE, OPTIONS";
+    if (api_cors_headers(w->settings, req) != 0 ||
+        http_response_header(req, "Access-Control-Allow-Methods", methods) != 0 ||
+        http_response_header(req, "Access-Control-Allow-Headers", API_CORS_HEADERS) != 0 ||
+        http_response_header(req, "Access-Control-Max-Age", API_CORS_MAX_AGE) != 0 ||
+        http_response_header(req, "Allow", methods) != 0)
+        log_warn("api: cannot add CORS headers", "");
+    (void)http_respond(req, 204, NULL, NULL, 0);
+}
+
+/* Release everything api_worker_start made; pointers are cleared before
+ * each free so callbacks run during the teardown see the part as gone. */
+static void api_free(struct api *api)
+{
+    struct cache *c = api->cache;
+    struct password_pool *pw = api->pw;
+    struct db_pool *db = api->db;
+
+    api->stopping = true;
+    api->cache = NULL;
+    cache_free(c);
+    api->pw = NULL;
+    password_pool_free(pw);
+    api->db = NULL;
+    db_pool_free(db);
+    api_sql_free(api->stmts);
+    explicit_bzero(api->jwt_secret, sizeof(api->jwt_secret));
+    free(api);
+}
+
+int api_worker_start(struct worker *w, char *errbuf, size_t errlen)
+{
+    const struct settings *s = w->settings;
+    struct api *api = calloc(1, sizeof(*api));
+
+    if (api == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        return -1;
+    }
+    api->w = w;
+    api->settings = s;
+    api->base = w->base;
+    api->slot = w->slot;
+    api->router = w->router;
+
+    if (s->jwt_secret[0] != '\0') {
+        snprintf(api->jwt_secret, sizeof(api->jwt_secret), "%s", s->jwt_secret);
+    } else if (s->dev_mode) {
+        snprintf(api->jwt_secret, sizeof(api->jwt_secret), "%s", API_DEV_SECRET);
+        log_warn("api: JWT_SECRET is not set; using the fixed development secret", "");
+    } else {
+        snprintf(errbuf, errlen, "JWT_SECRET is not set (required unless --dev)");
+        goto fail;
+    }
+    api->jwt_secret_len = strlen(api->jwt_secret);
+
+    if (api_sql_build(api->stmts) != 0) {
+        snprintf(errbuf, errlen, "out of memory building statements");
+        goto fail;
+    }
+    if (s->database_url[0] != '\0') {
+        struct db_config cfg = {
+            .url = s->database_url,
+            .size = s->db_pool > 0 ? s->db_pool : 1,
+            .statement_timeout_ms = s->statement_timeout_ms,
+            .queue_max = API_DB_QUEUE_MAX,
+            .stmts = api->stmts,
+            .nstmts = Q__COUNT,
+            .slot = w->slot,
+        };
+        api->db = db_pool_new(w->base, &cfg, errbuf, errlen);
+        if (api->db == NULL)
+            goto fail;
+    } else {
+        if (w->slot != NULL)
+            w->slot->dep_up[SB_DEP_POSTGRES] = -1;
+        log_warn("api: DATABASE_URL is not set; API requests get 503", "");
+    }
+    if (s->redis_url[0] != '\0') {
+        int tomb = (s->statement_timeout_ms > 0 ? (s->statement_timeout_ms + 999) / 1000 : 30) + 2;
+        api->cache =
+            cache_new(w->base, s->redis_url, s->cache_ttl_s, tomb, w->slot, errbuf, errlen);
+        if (api->cache == NULL)
+            goto fail;
+    } else if (w->slot != NULL) {
+        w->slot->dep_up[SB_DEP_REDIS] = -1;
+    }
+    api->pw = password_pool_new(w->base, s->hash_threads, errbuf, errlen);
+    if (api->pw == NULL)
+        goto fail;
+    w->api = api;
+    return 0;
+fail:
+    api_free(api);
+    return -1;
+}
+
+void api_worker_drain(struct worker *w)
+{
+    /* Requests in flight finish normally (their database and Redis work
+     * continues); the worker closes connections as they go idle. */
+    (void)w;
+}
+
+void api_worker_stop(struct worker *w)
+{
+    if (w->api == NULL)
+        return;
+    api_free(w->api);
+    w->api = NULL;
+}

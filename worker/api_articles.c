@@ -1,0 +1,587 @@
+/*
+ * api_articles.c: the article routes.
+ *
+ *   GET    /api/articles        [token] -> one list statement (filters, page, count)
+ *   GET    /api/articles/feed   token   -> one feed statement
+ *   GET    /api/articles/:slug  [token] -> cache (anonymous) or one statement
+ *   POST   /api/articles        token   -> validate -> insert (+tags) -> invalidate -> 201
+ *   PUT    /api/articles/:slug  token   -> validate -> owner? -> update -> invalidate -> 200
+ *   DELETE /api/articles/:slug  token   -> delete if owner -> invalidate -> 204
+ *
+ * Slugs: the title slugified (api_text_slugify); when that slug is taken
+ * the insert fails on the unique constraint and is retried with a random
+ * suffix ("my-title-k3j9x0qa"), so equal titles get distinct slugs. A new
+ * title gives a new slug, unless the current one already derives from it.
+ * Tags: optional array of strings; blank entries are dropped, duplicates
+ * merged, order irrelevant (they are returned alphabetically). On update,
+ * an absent tagList keeps the tags, [] clears them, null is a 422.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "json_input.h"
+
+/* Attempts at a unique slug before giving up with 409. */
+#define ARTICLES_SLUG_TRIES 5
+
+struct list_req {
+    struct api_req base;
+    int stmt;
+    char limit[24];
+    char offset[24];
+    char tag[ROUTER_PARAM_MAX];
+    char author[ROUTER_PARAM_MAX];
+    char favorited[ROUTER_PARAM_MAX];
+};
+
+struct article_req {
+    struct api_req base;
+    char slug[ROUTER_PARAM_MAX]; /* slug to write / answer with */
+    char base_slug[API_SLUG_MAX];
+    const char *title; /* point into base.json */
+    const char *description;
+    const char *body;
+    char *tags_json; /* owned; NULL: tags not given */
+    int64_t article_id;
+    int tries;
+};
+
+/* Free the tag list. */
+static void articles_cleanup(struct api_req *r)
+{
+    free(((struct article_req *)r)->tags_json);
+}
+
+/* ---- lists ---- */
+
+/* Answer {"articles":[...],"articlesCount":n} from a list result. */
+static void articles_on_list(enum db_status st, const PGresult *res, void *arg)
+{
+    struct api_req *r = arg;
+    struct jbuf b;
+    int rows;
+
+    if (st != DB_OK) {
+        api_respond_db_failure(r, st, res);
+        return;
+    }
+    rows = PQntuples(res);
+    jbuf_init(&b, 1024 + (size_t)rows * 768);
+    jbuf_puts(&b, "{\"articles\":[");
+    for (int i = 0; i < rows; i++) {
+        if (PQgetisnull(res, i, AC_ID))
+            continue; /* the count-only row of an empty page */
+        if (i > 0)
+            jbuf_putc(&b, ',');
+        api_write_article(&b, res, i, false);
+    }
+    jbuf_puts(&b, "],\"articlesCount\":");
+    jbuf_int(&b, rows > 0 ? api_col_int(res, 0, AC__COUNT) : 0);
+    jbuf_putc(&b, '}');
+    api_respond_json(r, 200, &b);
+}
+
+/* Parse limit and offset into l; 0, or -1 after answering 422. */
+static int articles_parse_page(struct list_req *l, const char *query)
+{
+    char buf[32];
+    int64_t v;
+    int rc;
+
+    rc = api_text_query_param(query, "limit", buf, sizeof(buf));
+    if (rc < 0 || (rc == 1 && buf[0] != '\0' && api_text_parse_uint(buf, 1000000000, &v) != 0)) {
+        api_respond_error(&l->base, 422, "limit", "must be a positive integer");
+        return -1;
+    }
+    if (rc == 0 || buf[0] == '\0')
+        v = API_LIST_LIMIT_DEFAULT;
+    if (v < 1) {
+        api_respond_error(&l->base, 422, "limit", "must be a positive integer");
+        return -1;
+    }
+    if (v > API_LIST_LIMIT_MAX)
+        v = API_LIST_LIMIT_MAX;
+    snprintf(l->limit, sizeof(l->limit), "%lld", (long long)v);
+
+    rc = api_text_query_param(query, "offset", buf, sizeof(buf));
+    if (rc < 0 ||
+        (rc == 1 && buf[0] != '\0' && api_text_parse_uint(buf, API_LIST_OFFSET_MAX, &v) != 0)) {
+        api_respond_error(&l->base, 422, "offset", "must be a non-negative integer");
+        return -1;
+    }
+    if (rc == 0 || buf[0] == '\0')
+        v = 0;
+    snprintf(l->offset, sizeof(l->offset), "%lld", (long long)v);
+    return 0;
+}
+
+/* Read one text filter; 1 set, 0 absent or empty, -1 after answering 422. */
+static int articles_parse_filter(struct list_req *l, const char *query, const char *name, char *out,
+                                 size_t outlen)
+{
+    int rc = api_text_query_param(query, name, out, outlen);
+
+    if (rc < 0) {
+        api_respond_error(&l->base, 422, name, "is invalid");
+        return -1;
+    }
+    return rc == 1 && out[0] != '\0' ? 1 : 0;
+}
+
+/* Run a list statement for l (viewer may be 0). */
+static void articles_run_list(struct list_req *l)
+{
+    char id[24];
+    const char *vals[6];
+
+    snprintf(id, sizeof(id), "%lld", (long long)l->base.viewer);
+    vals[0] = l->base.viewer != 0 ? id : NULL;
+    vals[1] = l->limit;
+    vals[2] = l->offset;
+    vals[3] = l->tag[0] != '\0' ? l->tag : NULL;
+    vals[4] = l->author[0] != '\0' ? l->author : NULL;
+    vals[5] = l->favorited[0] != '\0' ? l->favorited : NULL;
+    (void)api_db(&l->base, l->stmt, vals, articles_on_list);
+}
+
+void api_articles_list(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct list_req));
+    struct list_req *l = (struct list_req *)r;
+    const char *q = http_request_query(req);
+    int mask = 0, rc;
+
+    if (r == NULL || api_auth(r, false) != 0 || articles_parse_page(l, q) != 0)
+        return;
+    if ((rc = articles_parse_filter(l, q, "tag", l->tag, sizeof(l->tag))) < 0)
+        return;
+    mask |= rc ? API_FILTER_TAG : 0;
+    if ((rc = articles_parse_filter(l, q, "author", l->author, sizeof(l->author))) < 0)
+        return;
+    mask |= rc ? API_FILTER_AUTHOR : 0;
+    if ((rc = articles_parse_filter(l, q, "favorited", l->favorited, sizeof(l->favorited))) < 0)
+        return;
+    mask |= rc ? API_FILTER_FAVORITED : 0;
+    l->stmt = Q_LIST_BASE + mask;
+    articles_run_list(l);
+}
+
+void api_articles_feed(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct list_req));
+    struct list_req *l = (struct list_req *)r;
+
+    if (r == NULL || api_auth(r, true) != 0 || articles_parse_page(l, http_request_query(req)) != 0)
+        return;
+    l->stmt = Q_FEED;
+    articles_run_list(l);
+}
+
+/* ---- one article ---- */
+
+/* Answer {"article":{...}} (with body); anonymous answers fill the cache. */
+static void articles_on_one(enum db_status st, const PGresult *res, void *arg)
+{
+    struct api_req *r = arg;
+    struct jbuf b;
+
+    if (st != DB_OK) {
+        api_respond_db_failure(r, st, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        api_respond_error(r, 404, "article", "not found");
+        return;
+    }
+    jbuf_init(&b, 1024 + (size_t)PQgetlength(res, 0, AC_BODY) * 2);
+    jbuf_puts(&b, "{\"article\":");
+    api_write_article(&b, res, 0, true);
+    jbuf_putc(&b, '}');
+    if (r->viewer == 0 && r->status == 200 && !b.failed && r->api->cache != NULL) {
+        char key[CACHE_KEY_MAX];
+        size_t klen = api_key_article(PQgetvalue(res, 0, AC_SLUG), key);
+        cache_put(r->api->cache, key, klen, b.data, b.len);
+    }
+    api_respond_json(r, r->status, &b);
+}
+
+void api_articles_respond_one(struct api_req *r, const char *slug, int status)
+{
+    char id[24];
+    const char *vals[2] = {slug, NULL};
+
+    r->status = status;
+    if (r->viewer != 0) {
+        snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
+        vals[1] = id;
+    }
+    (void)api_db(r, Q_ARTICLE_BY_SLUG, vals, articles_on_one);
+}
+
+/* Cache answer for an anonymous GET. */
+static void articles_on_cache(const char *val, size_t len, void *arg)
+{
+    struct api_req *r = arg;
+
+    if (val != NULL) {
+        api_respond_raw(r, 200, val, len);
+        return;
+    }
+    api_articles_respond_one(r, r->p1, 200);
+}
+
+void api_articles_get(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
+    char key[CACHE_KEY_MAX];
+    size_t klen;
+
+    if (r == NULL || api_auth(r, false) != 0)
+        return;
+    if (r->viewer == 0) {
+        klen = api_key_article(r->p1, key);
+        if (cache_get(r->api->cache, key, klen, articles_on_cache, r) == 0)
+            return;
+    }
+    api_articles_respond_one(r, r->p1, 200);
+}
+
+/* ---- validation ---- */
+
+/* A text field of "article": required on create, optional on update. */
+static void articles_check_text(struct api_errors *errs, const cJSON *obj, const char *name,
+                                bool required, const char **out)
+{
+    enum json_field f = json_input_string(obj, name, out);
+
+    if (f == JSON_FIELD_ABSENT && !required)
+        return;
+    if (f == JSON_FIELD_WRONG)
+        api_errors_add(errs, name, "must be a string");
+    else if (f != JSON_FIELD_STRING || json_input_blank(*out))
+        api_errors_add(errs, name, "can't be blank");
+    else
+        return;
+    *out = NULL;
+}
+
+/* tagList: absent leaves a->tags_json NULL; an array of strings becomes a
+ * JSON array text (blank entries dropped). Adds errors otherwise. */
+static void articles_check_tags(struct api_errors *errs, const cJSON *obj, struct article_req *a)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "tagList");
+    const cJSON *item;
+    struct jbuf b;
+    size_t len;
+    bool first = true;
+    int n = 0;
+
+    if (list == NULL)
+        return;
+    if (cJSON_IsNull(list)) {
+        api_errors_add(errs, "tagList", "can't be null");
+        return;
+    }
+    if (!cJSON_IsArray(list)) {
+        api_errors_add(errs, "tagList", "must be an array of strings");
+        return;
+    }
+    jbuf_init(&b, 128);
+    jbuf_putc(&b, '[');
+    cJSON_ArrayForEach(item, list)
+    {
+        if (!cJSON_IsString(item) || item->valuestring == NULL) {
+            api_errors_add(errs, "tagList", "must be an array of strings");
+            jbuf_free(&b);
+            return;
+        }
+        if (json_input_blank(item->valuestring))
+            continue;
+        if (strlen(item->valuestring) > API_TAG_LEN_MAX || ++n > API_TAGS_MAX) {
+            api_errors_add(errs, "tagList", "has too many or too long tags");
+            jbuf_free(&b);
+            return;
+        }
+        if (!first)
+            jbuf_putc(&b, ',');
+        first = false;
+        jbuf_str(&b, item->valuestring);
+    }
+    jbuf_putc(&b, ']');
+    a->tags_json = jbuf_take(&b, &len);
+    if (a->tags_json == NULL)
+        api_errors_add(errs, "server", "out of memory");
+}
+
+/* Invalidate the article's key (old_slug, new slug) and, if asked, the tag
+ * list, then answer with the article. */
+static void articles_after_write(struct api_req *r)
+{
+    struct article_req *a = (struct article_req *)r;
+
+    api_articles_respond_one(r, a->slug, r->status);
+}
+
+/* Tombstone the cache keys of a write, then answer. */
+static void articles_invalidate_and_answer(struct article_req *a, const char *old_slug, bool tags,
+                                           int status)
+{
+    char k1[CACHE_KEY_MAX], k2[CACHE_KEY_MAX], k3[CACHE_KEY_MAX];
+    const char *keys[3];
+    int n = 0;
+
+    api_key_article(a->slug, k1);
+    keys[n++] = k1;
+    if (old_slug != NULL && strcmp(old_slug, a->slug) != 0) {
+        api_key_article(old_slug, k2);
+        keys[n++] = k2;
+    }
+    if (tags) {
+        api_key_tags(k3);
+        keys[n++] = k3;
+    }
+    a->base.status = status;
+    api_invalidate(&a->base, keys, n, articles_after_write);
+}
+
+/* Next slug to try: the base slug, then base + random suffix. */
+static int articles_next_slug(struct article_req *a)
+{
+    if (a->tries++ == 0) {
+        snprintf(a->slug, sizeof(a->slug), "%s", a->base_slug);
+        return 0;
+    }
+    if (a->tries > ARTICLES_SLUG_TRIES)
+        return -1;
+    snprintf(a->slug, sizeof(a->slug), "%s", a->base_slug);
+    return api_text_slug_suffix(a->slug);
+}
+
+/* True for a unique violation on the slug. */
+static bool articles_slug_taken(enum db_status st, const PGresult *res)
+{
+    return st == DB_SQL_ERROR && strcmp(db_sqlstate(res), "23505") == 0 &&
+           strcmp(db_constraint(res), "articles_slug_key") == 0;
+}
+
+/* ---- POST /api/articles ---- */
+
+static void articles_create_insert(struct article_req *a);
+
+/* Create: inserted, or the slug was taken. */
+static void articles_create_on_insert(enum db_status st, const PGresult *res, void *arg)
+{
+    struct article_req *a = arg;
+
+    if (articles_slug_taken(st, res)) {
+        articles_create_insert(a);
+        return;
+    }
+    if (st != DB_OK || PQntuples(res) != 1) {
+        api_respond_db_failure(&a->base, st, res);
+        return;
+    }
+    articles_invalidate_and_answer(a, NULL, a->tags_json != NULL, 201);
+}
+
+/* Create: try the next slug. */
+static void articles_create_insert(struct article_req *a)
+{
+    char id[24];
+    const char *vals[6];
+
+    if (articles_next_slug(a) != 0) {
+        api_respond_error(&a->base, 409, "slug", "has already been taken");
+        return;
+    }
+    snprintf(id, sizeof(id), "%lld", (long long)a->base.viewer);
+    vals[0] = a->slug;
+    vals[1] = a->title;
+    vals[2] = a->description;
+    vals[3] = a->body;
+    vals[4] = id;
+    vals[5] = a->tags_json != NULL ? a->tags_json : "[]";
+    (void)api_db(&a->base, Q_ARTICLE_INSERT, vals, articles_create_on_insert);
+}
+
+void api_articles_create(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct article_req));
+    struct article_req *a = (struct article_req *)r;
+    struct api_errors errs = {0};
+    const cJSON *obj;
+
+    if (r == NULL)
+        return;
+    r->cleanup = articles_cleanup;
+    if (api_auth(r, true) != 0 || (obj = api_body_object(r, "article")) == NULL)
+        return;
+    articles_check_text(&errs, obj, "title", true, &a->title);
+    articles_check_text(&errs, obj, "description", true, &a->description);
+    articles_check_text(&errs, obj, "body", true, &a->body);
+    articles_check_tags(&errs, obj, a);
+    if (errs.n > 0) {
+        api_respond_errors(r, 422, &errs);
+        return;
+    }
+    api_text_slugify(a->title, a->base_slug);
+    articles_create_insert(a);
+}
+
+/* ---- PUT /api/articles/:slug ---- */
+
+static void articles_update_write(struct article_req *a);
+
+/* Update: written (new slug in the row), or the new slug was taken. */
+static void articles_update_on_write(enum db_status st, const PGresult *res, void *arg)
+{
+    struct article_req *a = arg;
+
+    if (articles_slug_taken(st, res)) {
+        articles_update_write(a);
+        return;
+    }
+    if (st != DB_OK) {
+        api_respond_db_failure(&a->base, st, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        api_respond_error(&a->base, 404, "article", "not found");
+        return;
+    }
+    snprintf(a->slug, sizeof(a->slug), "%s", PQgetvalue(res, 0, 0));
+    articles_invalidate_and_answer(a, a->base.p1, a->tags_json != NULL, 200);
+}
+
+/* Update: send the UPDATE with the next slug candidate (if the title changes). */
+static void articles_update_write(struct article_req *a)
+{
+    char id[24];
+    const char *vals[6];
+
+    if (a->base_slug[0] != '\0' && articles_next_slug(a) != 0) {
+        api_respond_error(&a->base, 409, "slug", "has already been taken");
+        return;
+    }
+    snprintf(id, sizeof(id), "%lld", (long long)a->article_id);
+    vals[0] = id;
+    vals[1] = a->base_slug[0] != '\0' ? a->slug : NULL;
+    vals[2] = a->title;
+    vals[3] = a->description;
+    vals[4] = a->body;
+    vals[5] = a->tags_json;
+    (void)api_db(&a->base, Q_ARTICLE_UPDATE, vals, articles_update_on_write);
+}
+
+/* Does slug already derive from base (equal, or base + "-" + 8 chars)? */
+static bool articles_slug_derives(const char *slug, const char *base)
+{
+    size_t n = strlen(base);
+
+    return strncmp(slug, base, n) == 0 &&
+           (slug[n] == '\0' || (slug[n] == '-' && strlen(slug + n + 1) == 8));
+}
+
+/* Update: the owner check answered. */
+static void articles_update_on_owner(enum db_status st, const PGresult *res, void *arg)
+{
+    struct article_req *a = arg;
+
+    if (st != DB_OK) {
+        api_respond_db_failure(&a->base, st, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        api_respond_error(&a->base, 404, "article", "not found");
+        return;
+    }
+    if (api_col_int(res, 0, 1) != a->base.viewer) {
+        api_respond_error(&a->base, 403, "article", "forbidden");
+        return;
+    }
+    a->article_id = api_col_int(res, 0, 0);
+    /* A title that still yields the current slug keeps it. */
+    if (a->base_slug[0] != '\0' && articles_slug_derives(a->base.p1, a->base_slug))
+        a->base_slug[0] = '\0';
+    articles_update_write(a);
+}
+
+void api_articles_update(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct article_req));
+    struct article_req *a = (struct article_req *)r;
+    struct api_errors errs = {0};
+    const cJSON *obj;
+    const char *vals[1];
+
+    if (r == NULL)
+        return;
+    r->cleanup = articles_cleanup;
+    if (api_auth(r, true) != 0 || (obj = api_body_object(r, "article")) == NULL)
+        return;
+    articles_check_text(&errs, obj, "title", false, &a->title);
+    articles_check_text(&errs, obj, "description", false, &a->description);
+    articles_check_text(&errs, obj, "body", false, &a->body);
+    articles_check_tags(&errs, obj, a);
+    if (errs.n == 0 && cJSON_GetArraySize(obj) == 0)
+        api_errors_add(&errs, "article", "can't be blank");
+    if (errs.n > 0) {
+        api_respond_errors(r, 422, &errs);
+        return;
+    }
+    if (a->title != NULL)
+        api_text_slugify(a->title, a->base_slug);
+    snprintf(a->slug, sizeof(a->slug), "%s", r->p1);
+    vals[0] = r->p1;
+    (void)api_db(r, Q_ARTICLE_OWNER, vals, articles_update_on_owner);
+}
+
+/* ---- DELETE /api/articles/:slug ---- */
+
+/* Delete: caches are clean; 204. */
+static void articles_delete_done(struct api_req *r)
+{
+    api_respond_empty(r, 204);
+}
+
+/* Delete: row (author, deleted count) or none. */
+static void articles_delete_on_delete(enum db_status st, const PGresult *res, void *arg)
+{
+    struct api_req *r = arg;
+    char k1[CACHE_KEY_MAX], k2[CACHE_KEY_MAX];
+    const char *keys[2] = {k1, k2};
+
+    if (st != DB_OK) {
+        api_respond_db_failure(r, st, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        api_respond_error(r, 404, "article", "not found");
+        return;
+    }
+    if (api_col_int(res, 0, 0) != r->viewer || api_col_int(res, 0, 1) != 1) {
+        api_respond_error(r, 403, "article", "forbidden");
+        return;
+    }
+    api_key_article(r->p1, k1);
+    api_key_tags(k2);
+    api_invalidate(r, keys, 2, articles_delete_done);
+}
+
+void api_articles_delete(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
+    char id[24];
+    const char *vals[2];
+
+    if (r == NULL || api_auth(r, true) != 0)
+        return;
+    snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
+    vals[0] = r->p1;
+    vals[1] = id;
+    (void)api_db(r, Q_ARTICLE_DELETE, vals, articles_delete_on_delete);
+}

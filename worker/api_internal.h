@@ -1,0 +1,236 @@
+/*
+ * api_internal.h: what the Conduit API's files share: the per-worker state,
+ * the per-request context, response helpers, authentication, the SQL
+ * statement table and the JSON writers for users, profiles and articles.
+ *
+ * Request life: a handler allocates its context with api_req_new(), starts
+ * asynchronous steps (rate limit, database, cache, hashing) whose callbacks
+ * carry the context, and ends with exactly one api_respond_*() call, which
+ * sends the response and frees the context. After that call the handler
+ * must not touch the context again: return at once.
+ */
+#ifndef CONDUIT_API_INTERNAL_H
+#define CONDUIT_API_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+
+#include "api.h"
+#include "api_text.h"
+#include "cache.h"
+#include "db.h"
+#include "http.h"
+#include "jbuf.h"
+#include "jwt.h"
+#include "password.h"
+#include "router.h"
+
+struct worker;
+
+/* Password lengths accepted on registration and update (bytes). */
+#define API_PASSWORD_MIN       8
+#define API_PASSWORD_MAX       1024
+#define API_USERNAME_MAX       100
+#define API_EMAIL_MAX          254
+#define API_TAGS_MAX           50
+#define API_TAG_LEN_MAX        100
+#define API_LIST_LIMIT_DEFAULT 20
+#define API_LIST_LIMIT_MAX     100
+#define API_LIST_OFFSET_MAX    1000000000
+/* Queries waiting for a database connection before new ones get 503. */
+#define API_DB_QUEUE_MAX 1024
+
+/* The prepared statements; SQL text in api_sql.c. */
+enum api_stmt {
+    Q_USER_BY_ID,
+    Q_USER_BY_EMAIL,
+    Q_USER_TAKEN,
+    Q_USER_INSERT,
+    Q_USER_UPDATE,
+    Q_PROFILE_GET,
+    Q_FOLLOW,
+    Q_UNFOLLOW,
+    Q_ARTICLE_BY_SLUG,
+    Q_ARTICLE_OWNER,
+    Q_ARTICLE_INSERT,
+    Q_ARTICLE_UPDATE,
+    Q_ARTICLE_DELETE,
+    Q_FAVORITE,
+    Q_UNFAVORITE,
+    Q_COMMENTS_LIST,
+    Q_COMMENT_INSERT,
+    Q_COMMENT_DELETE,
+    Q_TAGS,
+    Q_FEED,
+    Q_LIST_BASE, /* + filter mask (API_FILTER_*): 8 statements */
+    Q__COUNT = Q_LIST_BASE + 8
+};
+
+#define API_FILTER_TAG       1
+#define API_FILTER_AUTHOR    2
+#define API_FILTER_FAVORITED 4
+
+/* Columns of every article row (Q_ARTICLE_BY_SLUG, lists, feed). */
+enum api_article_col {
+    AC_ID,
+    AC_SLUG,
+    AC_TITLE,
+    AC_DESCRIPTION,
+    AC_BODY, /* NULL in lists */
+    AC_CREATED_MS,
+    AC_UPDATED_MS,
+    AC_TAGS_JSON, /* a JSON array of strings, alphabetical */
+    AC_FAVORITES_COUNT,
+    AC_FAVORITED,
+    AC_USERNAME,
+    AC_BIO,
+    AC_IMAGE,
+    AC_FOLLOWING,
+    AC_AUTHOR_ID,
+    AC__COUNT /* lists add the total count here */
+};
+
+/* Fill st[Q__COUNT] with every statement (api_sql.c); 0, or -1 out of
+ * memory. api_sql_free() releases the generated SQL texts. */
+int api_sql_build(struct db_stmt *st) __attribute__((warn_unused_result));
+void api_sql_free(struct db_stmt *st);
+
+/* Per-worker API state (w->api). */
+struct api {
+    struct worker *w;
+    const struct settings *settings;
+    struct event_base *base;
+    struct sb_slot *slot;
+    const struct router *router;
+    struct db_pool *db;  /* NULL without DATABASE_URL: DB routes answer 503 */
+    struct cache *cache; /* NULL without REDIS_URL */
+    struct password_pool *pw;
+    struct db_stmt stmts[Q__COUNT];
+    char jwt_secret[1024];
+    size_t jwt_secret_len;
+    bool stopping;
+};
+
+/* Per-request context; handlers that need more embed it as first member. */
+struct api_req {
+    struct api *api;
+    struct http_request *req;
+    int64_t viewer;    /* authenticated user id, 0 for anonymous */
+    const char *token; /* the presented JWT (points into the request) */
+    cJSON *json;       /* parsed request body, owned */
+    /* Route parameters, copied: the router's copy lives on its stack. */
+    char p1[ROUTER_PARAM_MAX];
+    char p2[ROUTER_PARAM_MAX];
+    void (*cleanup)(struct api_req *r);          /* frees the embedding struct's extras */
+    void (*after_invalidate)(struct api_req *r); /* see api_invalidate */
+    int status;                                  /* for handlers that answer after several steps */
+};
+
+/* The per-worker API state from a handler's ctx (the struct worker *). */
+struct api *api_from_ctx(void *ctx);
+
+/* Allocate size bytes (>= sizeof(struct api_req)), zeroed, and copy the
+ * first two route parameters. NULL: already answered 503 (out of memory). */
+struct api_req *api_req_new(struct api *api, struct http_request *req,
+                            const struct route_params *params, size_t size);
+
+/* Add Access-Control-Allow-Origin (and Vary) for the request's Origin
+ * according to cors_origins (api.c). 0 or -1. */
+int api_cors_headers(const struct settings *s, struct http_request *req)
+    __attribute__((warn_unused_result));
+
+/* ---- responses: each sends and frees r (and r->json, and extras) ---- */
+void api_respond_json(struct api_req *r, int status, struct jbuf *body);
+void api_respond_raw(struct api_req *r, int status, const char *body, size_t len);
+void api_respond_empty(struct api_req *r, int status);
+void api_respond_error(struct api_req *r, int status, const char *field, const char *message);
+/* 503 {"errors":{"database":["unavailable"]}} with Retry-After. */
+void api_respond_db_unavailable(struct api_req *r);
+/* Answer a database callback's failure: 503 for DB_UNAVAILABLE and unknown
+ * SQL errors, 401 for a token whose user no longer exists (FK violation). */
+void api_respond_db_failure(struct api_req *r, enum db_status st, const PGresult *res);
+
+/* Field errors collected before answering 422 (or 409). */
+struct api_errors {
+    int n;
+    struct {
+        const char *field;
+        const char *message;
+    } e[8];
+};
+void api_errors_add(struct api_errors *errs, const char *field, const char *message);
+void api_respond_errors(struct api_req *r, int status, const struct api_errors *errs);
+
+/* ---- authentication ---- */
+/* Read the Authorization header. required: missing gives 401 "is missing".
+ * A present but bad token always gives 401 "is invalid". Returns 0 (viewer
+ * set, or anonymous), or -1 after answering. */
+int api_auth(struct api_req *r, bool required) __attribute__((warn_unused_result));
+/* Sign a token for user_id into out; 0 or -1. */
+int api_token_sign(struct api *api, int64_t user_id, char *out, size_t outlen)
+    __attribute__((warn_unused_result));
+
+/* ---- request bodies ---- */
+/* Parse the body and return the object under key ("user", "article"...).
+ * NULL: already answered 422 (malformed JSON, or key missing/not an
+ * object). The tree is kept in r->json. */
+const cJSON *api_body_object(struct api_req *r, const char *key);
+
+/* ---- database ---- */
+/* Run a statement for r; on refusal answers 503 and returns -1 (r is
+ * gone). On 0, fn runs later exactly once. Either way the request is
+ * taken care of, so callers may ignore the result (and must not touch r). */
+int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn);
+
+/* ---- cache ---- */
+/* Key for an article, a profile or the tag list into out (CACHE_KEY_MAX);
+ * returns the length. */
+size_t api_key_article(const char *slug, char *out);
+size_t api_key_profile(const char *username, char *out);
+size_t api_key_tags(char *out);
+/* Tombstone up to 8 keys, then call fn(r) (at once if the cache is off or
+ * down). keys are copied before this returns. */
+void api_invalidate(struct api_req *r, const char *const *keys, int n,
+                    void (*fn)(struct api_req *r));
+
+/* ---- JSON writers (api.c) ---- */
+/* A text column or NULL when SQL NULL. */
+const char *api_col(const PGresult *res, int row, int col);
+int64_t api_col_int(const PGresult *res, int row, int col);
+bool api_col_bool(const PGresult *res, int row, int col);
+/* {"username":...,"bio":...,"image":...,"following":...} */
+void api_write_profile(struct jbuf *b, const char *username, const char *bio, const char *image,
+                       bool following);
+/* One article object from a row with api_article_col columns. */
+void api_write_article(struct jbuf *b, const PGresult *res, int row, bool with_body);
+
+/* ---- route groups (one file each) ---- */
+void api_users_register(struct http_request *req, const struct route_params *p, void *ctx);
+void api_users_login(struct http_request *req, const struct route_params *p, void *ctx);
+void api_users_get(struct http_request *req, const struct route_params *p, void *ctx);
+void api_users_update(struct http_request *req, const struct route_params *p, void *ctx);
+void api_profiles_get(struct http_request *req, const struct route_params *p, void *ctx);
+void api_profiles_follow(struct http_request *req, const struct route_params *p, void *ctx);
+void api_profiles_unfollow(struct http_request *req, const struct route_params *p, void *ctx);
+void api_articles_list(struct http_request *req, const struct route_params *p, void *ctx);
+void api_articles_feed(struct http_request *req, const struct route_params *p, void *ctx);
+void api_articles_get(struct http_request *req, const struct route_params *p, void *ctx);
+void api_articles_create(struct http_request *req, const struct route_params *p, void *ctx);
+void api_articles_update(struct http_request *req, const struct route_params *p, void *ctx);
+void api_articles_delete(struct http_request *req, const struct route_params *p, void *ctx);
+void api_favorites_add(struct http_request *req, const struct route_params *p, void *ctx);
+void api_favorites_remove(struct http_request *req, const struct route_params *p, void *ctx);
+void api_comments_list(struct http_request *req, const struct route_params *p, void *ctx);
+void api_comments_create(struct http_request *req, const struct route_params *p, void *ctx);
+void api_comments_delete(struct http_request *req, const struct route_params *p, void *ctx);
+void api_tags_list(struct http_request *req, const struct route_params *p, void *ctx);
+
+/* Shared by articles and favorites: fetch the article by slug for r's viewer
+ * and answer status with it (404 if it vanished meanwhile). */
+void api_articles_respond_one(struct api_req *r, const char *slug, int status);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * api_respond.c: helpers every Conduit route uses: the request context,
+ * responses (JSON, errors, 503), authentication, body parsing, database
+ * calls, cache keys and invalidation, and the JSON writers for profiles and
+ * articles.
+ *
+ * Error bodies are {"errors":{"<field>":["<message>"]}}. Internal details
+ * (SQL errors, Redis errors) are logged, never sent.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api_internal.h"
+#include "json_input.h"
+#include "log.h"
+
+struct api_req *api_req_new(struct api *api, struct http_request *req,
+                            const struct route_params *params, size_t size)
+{
+    struct api_req *r = calloc(1, size);
+
+    if (r == NULL) {
+        static const char body[] = "{\"errors\":{\"server\":[\"out of memory\"]}}";
+        if (http_response_header(req, "Retry-After", "1") != 0)
+            log_warn("api: cannot add a header", "");
+        (void)http_respond(req, 503, "application/json", body, sizeof(body) - 1);
+        return NULL;
+    }
+    r->api = api;
+    r->req = req;
+    if (params != NULL) {
+        if (params->count > 0)
+            snprintf(r->p1, sizeof(r->p1), "%s", params->p[0].value);
+        if (params->count > 1)
+            snprintf(r->p2, sizeof(r->p2), "%s", params->p[1].value);
+    }
+    return r;
+}
+
+/* Free a request context (the one place this happens). */
+static void api_req_free(struct api_req *r)
+{
+    if (r->cleanup != NULL)
+        r->cleanup(r);
+    cJSON_Delete(r->json);
+    free(r);
+}
+
+/* Headers every API response carries. */
+static void api_common_headers(struct api_req *r)
+{
+    if (api_cors_headers(r->api->settings, r->req) != 0)
+        log_warn("api: cannot add CORS headers", "");
+}
+
+void api_respond_json(struct api_req *r, int status, struct jbuf *body)
+{
+    size_t len = 0;
+    char *data = jbuf_take(body, &len);
+
+    if (data == NULL) {
+        api_respond_error(r, 503, "server", "out of memory");
+        return;
+    }
+    api_common_headers(r);
+    (void)http_respond_json_owned(r->req, status, data, len);
+    api_req_free(r);
+}
+
+void api_respond_raw(struct api_req *r, int status, const char *body, size_t len)
+{
+    api_common_headers(r);
+    (void)http_respond(r->req, status, "application/json", body, len);
+    api_req_free(r);
+}
+
+void api_respond_empty(struct api_req *r, int status)
+{
+    api_common_headers(r);
+    (void)http_respond(r->req, status, NULL, NULL, 0);
+    api_req_free(r);
+}
+
+void api_errors_add(struct api_errors *errs, const char *field, const char *message)
+{
+    if (errs->n < (int)(sizeof(errs->e) / sizeof(errs->e[0]))) {
+        errs->e[errs->n].field = field;
+        errs->e[errs->n].message = message;
+        errs->n++;
+    }
+}
+
+void api_respond_errors(struct api_req *r, int status, const struct api_errors *errs)
+{
+    struct jbuf b;
+
+    jbuf_init(&b, 128);
+    jbuf_puts(&b, "{\"errors\":{");
+    for (int i = 0; i < errs->n; i++) {
+        if (i > 0)
+            jbuf_putc(&b, ',');
+        jbuf_str(&b, errs->e[i].field);
+        jbuf_puts(&b, ":[");
+        jbuf_str(&b, errs->e[i].message);
+        jbuf_puts(&b, "]");
+    }
+    jbuf_puts(&b, "}}");
+    if (status == 503 || status == 429) {
+        /* Callers set Retry-After themselves for 429. */
+        if (status == 503 && http_response_header(r->req, "Retry-After", "1") != 0)
+            log_warn("api: cannot add a header", "");
+    }
+    {
+        size_t len = 0;
+        char *data = jbuf_take(&b, &len);
+        api_common_headers(r);
+        if (data == NULL) {
+            static const char oom[] = "{\"errors\":{\"server\":[\"out of memory\"]}}";
+            (void)http_respond(r->req, 503, "application/json", oom, sizeof(oom) - 1);
+        } else {
+            (void)http_respond_json_owned(r->req, status, data, len);
+        }
+    }
+    api_req_free(r);
+}
+
+void api_respond_error(struct api_req *r, int status, const char *field, const char *message)
+{
+    struct api_errors errs = {0};
+
+    api_errors_add(&errs, field, message);
+    api_respond_errors(r, status, &errs);
+}
+
+void api_respond_db_unavailable(struct api_req *r)
+{
+    api_respond_error(r, 503, "database", "unavailable");
+}
+
+void api_respond_db_failure(struct api_req *r, enum db_status st, const PGresult *res)
+{
+    const char *state = db_sqlstate(res);
+
+    if (st == DB_UNAVAILABLE) {
+        api_respond_db_unavailable(r);
+    } else if (strcmp(state, "23503") == 0) {
+        /* A foreign key to the viewer failed: the token's user is gone. */
+        api_respond_error(r, 401, "token", "is invalid");
+    } else if (strncmp(state, "22", 2) == 0) {
+        api_respond_error(r, 422, "request", "invalid value");
+    } else {
+        log_error("api: unexpected database error", "\"sqlstate\":\"%s\"", state);
+        api_respond_error(r, 500, "server", "internal error");
+    }
+}
+
+int api_auth(struct api_req *r, bool required)
+{
+    const char *header = http_request_header(r->req, "Authorization");
+    const char *token;
+    int64_t id = 0;
+
+    if (header == NULL || header[0] == '\0') {
+        if (!required)
+            return 0;
+        api_respond_error(r, 401, "token", "is missing");
+        return -1;
+    }
+    token = api_text_auth_token(header);
+    if (token == NULL ||
+        jwt_verify(r->api->jwt_secret, r->api->jwt_secret_len, token, time(NULL), &id) != JWT_OK) {
+        api_respond_error(r, 401, "token", "is invalid");
+        return -1;
+    }
+    r->viewer = id;
+    r->token = token;
+    return 0;
+}
+
+int api_token_sign(struct api *api, int64_t user_id, char *out, size_t outlen)
+{
+    int ttl = api->settings->jwt_ttl_s > 0 ? api->settings->jwt_ttl_s : 86400;
+
+    return jwt_sign(api->jwt_secret, api->jwt_secret_len, user_id, time(NULL), ttl, out, outlen) < 0
+               ? -1
+               : 0;
+}
+
+const cJSON *api_body_object(struct api_req *r, const char *key)
+{
+    size_t len = 0;
+    const char *body = http_request_body(r->req, &len);
+    enum json_input_error err;
+    const cJSON *obj;
+
+    r->json = json_input_parse(body, len, JSON_INPUT_MAX_DEPTH, &err);
+    if (r->json == NULL) {
+        const char *msg = "body is not valid JSON";
+        if (err == JSON_INPUT_EMPTY)
+            msg = "body is empty";
+        else if (err == JSON_INPUT_BAD_UTF8)
+            msg = "body is not valid UTF-8";
+        else if (err == JSON_INPUT_TOO_DEEP)
+            msg = "body is nested too deeply";
+        else if (err == JSON_INPUT_NUL)
+            msg = "body contains a NUL or control character";
+        api_respond_error(r, 422, "request", msg);
+        return NULL;
+    }
+    if (!cJSON_IsObject(r->json)) {
+        api_respond_error(r, 422, "request", "body must be a JSON object");
+        return NULL;
+    }
+    obj = cJSON_GetObjectItemCaseSensitive(r->json, key);
+    if (obj == NULL || cJSON_IsNull(obj)) {
+        api_respond_error(r, 422, key, "can't be blank");
+        return NULL;
+    }
+    if (!cJSON_IsObject(obj)) {
+        api_respond_error(r, 422, key, "must be an object");
+        return NULL;
+    }
+    return obj;
+}
+
+int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn)
+{
+    struct api *api = r->api;
+
+    if (api->db == NULL || api->stopping || db_query(api->db, stmt, values, fn, r) != 0) {
+        api_respond_db_unavailable(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* Build PREFIX + kind + name into out (CACHE_KEY_MAX bytes). */
+static size_t api_key(const char *kind, const char *name, char *out)
+{
+    int n = snprintf(out, CACHE_KEY_MAX, "%s%s%s", CACHE_KEY_PREFIX, kind, name);
+
+    return n < 0 ? 0 : (size_t)n >= CACHE_KEY_MAX ? CACHE_KEY_MAX - 1 : (size_t)n;
+}
+
+size_t api_key_article(const char *slug, char *out)
+{
+    return api_key("a:", slug, out);
+}
+
+size_t api_key_profile(const char *username, char *out)
+{
+    return api_key("p:", username, out);
+}
+
+size_t api_key_tags(char *out)
+{
+    return api_key("tags", "", out);
+}
+
+/* All tombstones acknowledged (or failed): continue the request. */
+static void api_on_invalidated(void *arg)
+{
+    struct api_req *r = arg;
+
+    r->after_invalidate(r);
+}
+
+void api_invalidate(struct api_req *r, const char *const *keys, int n,
+                    void (*fn)(struct api_req *r))
+{
+    size_t lens[8];
+
+    if (n > 8)
+        n = 8;
+    for (int i = 0; i < n; i++)
+        lens[i] = strlen(keys[i]);
+    r->after_invalidate = fn;
+    if (r->api->cache == NULL ||
+        cache_invalidate(r->api->cache, keys, lens, n, api_on_invalidated, r) != 0)
+        fn(r);
+}
+
+const char *api_col(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+int64_t api_col_int(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? 0 : strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+bool api_col_bool(const PGresult *res, int row, int col)
+{
+    return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
+}
+
+void api_write_profile(struct jbuf *b, const char *username, const char *bio, const char *image,
+                       bool following)
+{
+    jbuf_puts(b, "{\"username\":");
+    jbuf_str(b, username != NULL ? username : "");
+    jbuf_puts(b, ",\"bio\":");
+    jbuf_str_or_null(b, bio);
+    jbuf_puts(b, ",\"image\":");
+    jbuf_str_or_null(b, image);
+    jbuf_puts(b, following ? ",\"following\":true}" : ",\"following\":false}");
+}
+
+void api_write_article(struct jbuf *b, const PGresult *res, int row, bool with_body)
+{
+    char ts[API_TIME_LEN];
+    const char *tags = api_col(res, row, AC_TAGS_JSON);
+
+    jbuf_puts(b, "{\"slug\":");
+    jbuf_str(b, PQgetvalue(res, row, AC_SLUG));
+    jbuf_puts(b, ",\"title\":");
+    jbuf_str(b, PQgetvalue(res, row, AC_TITLE));
+    jbuf_puts(b, ",\"description\":");
+    jbuf_str(b, PQgetvalue(res, row, AC_DESCRIPTION));
+    if (with_body) {
+        jbuf_puts(b, ",\"body\":");
+        jbuf_str(b, PQgetvalue(res, row, AC_BODY));
+    }
+    /* PostgreSQL's json_agg output is valid JSON: embed it as is. */
+    jbuf_puts(b, ",\"tagList\":");
+    jbuf_puts(b, tags != NULL ? tags : "[]");
+    api_text_format_time(api_col_int(res, row, AC_CREATED_MS), ts);
+    jbuf_puts(b, ",\"createdAt\":\"");
+    jbuf_put(b, ts, API_TIME_LEN - 1);
+    api_text_format_time(api_col_int(res, row, AC_UPDATED_MS), ts);
+    jbuf_puts(b, "\",\"updatedAt\":\"");
+    jbuf_put(b, ts, API_TIME_LEN - 1);
+    jbuf_puts(b, api_col_bool(res, row, AC_FAVORITED) ? "\",\"favorited\":true"
+                                                      : "\",\"favorited\":false");
+    jbuf_puts(b, ",\"favoritesCount\":");
+    jbuf_int(b, api_col_int(res, row, AC_FAVORITES_COUNT));
+    jbuf_puts(b, ",\"author\":");
+    api_write_profile(b, PQgetvalue(res, row, AC_USERNAME), api_col(res, row, AC_BIO),
+                      api_col(res, row, AC_IMAGE), api_col_bool(res, row, AC_FOLLOWING));
+    jbuf_putc(b, '}');
+}

@@ -1,0 +1,295 @@
+/*
+ * api_sql.c: every SQL statement of the Conduit API, in one place.
+ *
+ * All statements are prepared on each connection and take text parameters
+ * (never spliced into SQL). Writes that touch several tables are single
+ * statements with data-modifying CTEs, which PostgreSQL runs atomically.
+ *
+ * Article rows share one column layout (enum api_article_col): timestamps as
+ * epoch milliseconds (formatted in C), tags as a JSON array ordered by name
+ * (embedded as is), favoritesCount, and the viewer's "favorited" and
+ * "following" as EXISTS tests ($viewer NULL for anonymous gives false).
+ * Lists are one statement: a count of all matching rows joined with the
+ * requested page, so a page of any size costs one round trip; a page past
+ * the end still returns one row carrying the count (article columns NULL).
+ * The eight filter combinations of GET /api/articles each get their own
+ * statement, so every plan can use the right index.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+
+#define OID_BOOL 16
+#define OID_INT8 20
+#define OID_TEXT 25
+
+/* Timestamps as epoch milliseconds (columns are timestamptz(3)). */
+#define MS(col) "(extract(epoch FROM " col ") * 1000)::int8"
+
+/* The article columns; $V is the viewer parameter's number. */
+#define ARTICLE_COLS(V, BODY)                                                                      \
+    "a.id, a.slug, a.title, a.description, " BODY ", " MS("a.created_at") ", " MS(                 \
+        "a.updated_at") ", "                                                                       \
+                        "COALESCE((SELECT json_agg(t.name ORDER BY t.name) FROM article_tags at "  \
+                        "JOIN tags t ON t.id = at.tag_id WHERE at.article_id = a.id), '[]'), "     \
+                        "(SELECT count(*) FROM favorites f WHERE f.article_id = a.id), "           \
+                        "EXISTS (SELECT 1 FROM favorites f WHERE f.article_id = a.id AND "         \
+                        "f.user_id = $" V "), "                                                    \
+                        "u.username, u.bio, u.image, "                                             \
+                        "EXISTS (SELECT 1 FROM follows fo WHERE fo.follower_id = $" V              \
+                        " AND fo.followee_id = a.author_id), "                                     \
+                        "a.author_id"
+
+static const char sql_user_by_id[] =
+    "SELECT id, username, email, bio, image FROM users WHERE id = $1";
+
+static const char sql_user_by_email[] =
+    "SELECT id, username, email, bio, image, password_hash FROM users "
+    "WHERE lower(email) = lower($1)";
+
+/* $3: the user updating themselves (NULL on registration). */
+static const char sql_user_taken[] =
+    "SELECT EXISTS (SELECT 1 FROM users WHERE $1::text IS NOT NULL AND username = $1 "
+    "AND id IS DISTINCT FROM $3), "
+    "EXISTS (SELECT 1 FROM users WHERE $2::text IS NOT NULL AND lower(email) = lower($2) "
+    "AND id IS DISTINCT FROM $3)";
+
+static const char sql_user_insert[] =
+    "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
+    "RETURNING id, username, email, bio, image";
+
+/* Returns the new row, the old username and the user's article slugs
+ * (space-separated; slugs never contain spaces) for cache invalidation. */
+static const char sql_user_update[] =
+    "WITH old AS (SELECT id, username FROM users WHERE id = $1 FOR UPDATE) "
+    "UPDATE users u SET username = COALESCE($2, u.username), email = COALESCE($3, u.email), "
+    "password_hash = COALESCE($4, u.password_hash), "
+    "bio = CASE WHEN $5 THEN $6 ELSE u.bio END, "
+    "image = CASE WHEN $7 THEN $8 ELSE u.image END, updated_at = now() "
+    "FROM old WHERE u.id = old.id "
+    "RETURNING u.id, u.username, u.email, u.bio, u.image, old.username, "
+    "(SELECT COALESCE(string_agg(slug, ' '), '') FROM articles WHERE author_id = u.id)";
+
+static const char sql_profile_get[] =
+    "SELECT u.id, u.username, u.bio, u.image, "
+    "EXISTS (SELECT 1 FROM follows WHERE follower_id = $2 AND followee_id = u.id) "
+    "FROM users u WHERE u.username = $1";
+
+static const char sql_follow[] =
+    "WITH p AS (SELECT id, username, bio, image FROM users WHERE username = $1), "
+    "ins AS (INSERT INTO follows (follower_id, followee_id) SELECT $2, id FROM p "
+    "ON CONFLICT DO NOTHING) "
+    "SELECT id, username, bio, image, true FROM p";
+
+static const char sql_unfollow[] =
+    "WITH p AS (SELECT id, username, bio, image FROM users WHERE username = $1), "
+    "del AS (DELETE FROM follows f USING p WHERE f.follower_id = $2 AND f.followee_id = p.id) "
+    "SELECT id, username, bio, image, false FROM p";
+
+static const char sql_article_by_slug[] = "SELECT " ARTICLE_COLS(
+    "2", "a.body") " FROM articles a JOIN users u ON u.id = a.author_id WHERE a.slug = $1";
+
+static const char sql_article_owner[] = "SELECT id, author_id FROM articles WHERE slug = $1";
+
+/* Tags are upserted with DO UPDATE so that RETURNING yields the id of tags
+ * that exist already, including ones another transaction just committed. */
+static const char sql_article_insert[] =
+    "WITH ins AS (INSERT INTO articles (slug, title, description, body, author_id) "
+    "VALUES ($1, $2, $3, $4, $5) RETURNING id), "
+    "tg AS (INSERT INTO tags (name) SELECT DISTINCT json_array_elements_text($6::json) "
+    "ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id), "
+    "lnk AS (INSERT INTO article_tags (article_id, tag_id) SELECT ins.id, tg.id FROM ins, tg) "
+    "SELECT id FROM ins";
+
+/* $6 NULL keeps the tags; a JSON array replaces them (the DELETE and the
+ * INSERT touch disjoint rows, as one statement requires). */
+static const char sql_article_update[] =
+    "WITH upd AS (UPDATE articles SET slug = COALESCE($2, slug), title = COALESCE($3, title), "
+    "description = COALESCE($4, description), body = COALESCE($5, body), updated_at = now() "
+    "WHERE id = $1 RETURNING id, slug), "
+    "tg AS (INSERT INTO tags (name) SELECT DISTINCT json_array_elements_text($6::json) FROM upd "
+    "ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id), "
+    "del AS (DELETE FROM article_tags WHERE $6::text IS NOT NULL "
+    "AND article_id IN (SELECT id FROM upd) AND tag_id NOT IN (SELECT id FROM tg)), "
+    "lnk AS (INSERT INTO article_tags (article_id, tag_id) SELECT upd.id, tg.id FROM upd, tg "
+    "ON CONFLICT DO NOTHING) "
+    "SELECT slug FROM upd";
+
+/* No row: no such article. author_id <> $2: forbidden (nothing deleted). */
+static const char sql_article_delete[] =
+    "WITH a AS (SELECT id, author_id FROM articles WHERE slug = $1), "
+    "d AS (DELETE FROM articles WHERE id IN (SELECT id FROM a WHERE author_id = $2) "
+    "RETURNING id) "
+    "SELECT a.author_id, (SELECT count(*) FROM d) FROM a";
+
+static const char sql_favorite[] =
+    "WITH a AS (SELECT id FROM articles WHERE slug = $1), "
+    "ins AS (INSERT INTO favorites (user_id, article_id) SELECT $2, id FROM a "
+    "ON CONFLICT DO NOTHING) "
+    "SELECT id FROM a";
+
+static const char sql_unfavorite[] =
+    "WITH a AS (SELECT id FROM articles WHERE slug = $1), "
+    "del AS (DELETE FROM favorites f USING a WHERE f.user_id = $2 AND f.article_id = a.id) "
+    "SELECT id FROM a";
+
+/* No row: no such article; one row with a NULL comment id: no comments. */
+static const char sql_comments_list[] = "SELECT a.id, c.id, " MS("c.created_at") ", " MS(
+    "c.updated_at") ", c.body, "
+                    "u.username, u.bio, u.image, "
+                    "EXISTS (SELECT 1 FROM follows fo WHERE fo.follower_id = $2 AND fo.followee_id "
+                    "= c.author_id) "
+                    "FROM articles a LEFT JOIN comments c ON c.article_id = a.id "
+                    "LEFT JOIN users u ON u.id = c.author_id WHERE a.slug = $1 ORDER BY c.id";
+
+static const char sql_comment_insert[] =
+    "WITH a AS (SELECT id FROM articles WHERE slug = $1), "
+    "ins AS (INSERT INTO comments (article_id, author_id, body) SELECT id, $2, $3 FROM a "
+    "RETURNING id, author_id, body, created_at, updated_at) "
+    "SELECT ins.id, " MS("ins.created_at") ", " MS(
+        "ins.updated_at") ", ins.body, "
+                          "u.username, u.bio, u.image, "
+                          "EXISTS (SELECT 1 FROM follows fo WHERE fo.follower_id = $2 AND "
+                          "fo.followee_id = $2) "
+                          "FROM ins JOIN users u ON u.id = ins.author_id";
+
+/* Always one row: article id (NULL: no article), comment author (NULL: no
+ * such comment on it), deleted count. */
+static const char sql_comment_delete[] =
+    "WITH a AS (SELECT id FROM articles WHERE slug = $1), "
+    "c AS (SELECT c.id, c.author_id FROM comments c JOIN a ON c.article_id = a.id "
+    "WHERE c.id = $2), "
+    "d AS (DELETE FROM comments WHERE id IN (SELECT id FROM c WHERE author_id = $3) "
+    "RETURNING id) "
+    "SELECT (SELECT id FROM a), (SELECT author_id FROM c), (SELECT count(*) FROM d)";
+
+/* Tags in use by at least one article, alphabetical, as one JSON array. */
+static const char sql_tags[] =
+    "SELECT COALESCE(json_agg(t.name ORDER BY t.name), '[]') FROM tags t "
+    "WHERE EXISTS (SELECT 1 FROM article_tags at WHERE at.tag_id = t.id)";
+
+/* The list statement around a WHERE clause; parameters: $1 viewer, $2 limit,
+ * $3 offset, $4 tag, $5 author, $6 favorited (unused ones are ignored). */
+static char *api_sql_list(const char *where)
+{
+    static const char fmt[] = "SELECT " ARTICLE_COLS(
+        "1", "NULL::text") ", t.total "
+                           "FROM (SELECT count(*) AS total FROM articles a WHERE %s) t "
+                           "LEFT JOIN LATERAL (SELECT * FROM articles a WHERE %s "
+                           "ORDER BY a.created_at DESC, a.id DESC LIMIT $2 OFFSET $3) a ON true "
+                           "LEFT JOIN users u ON u.id = a.author_id "
+                           "ORDER BY a.created_at DESC, a.id DESC";
+    size_t len = sizeof(fmt) + 2 * strlen(where);
+    char *sql = malloc(len);
+
+    if (sql != NULL)
+        snprintf(sql, len, fmt, where, where);
+    return sql;
+}
+
+/* WHERE clause for a filter mask. */
+static void api_sql_where(int mask, char *out, size_t outlen)
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    n += (size_t)snprintf(out + n, outlen - n, "true");
+    if (mask & API_FILTER_TAG)
+        n += (size_t)snprintf(out + n, outlen - n,
+                              " AND a.id IN (SELECT at.article_id FROM article_tags at "
+                              "JOIN tags tg ON tg.id = at.tag_id WHERE tg.name = $4)");
+    if (mask & API_FILTER_AUTHOR)
+        n += (size_t)snprintf(out + n, outlen - n,
+                              " AND a.author_id = (SELECT id FROM users WHERE username = $5)");
+    if (mask & API_FILTER_FAVORITED)
+        (void)snprintf(out + n, outlen - n,
+                       " AND a.id IN (SELECT fv.article_id FROM favorites fv "
+                       "JOIN users fu ON fu.id = fv.user_id WHERE fu.username = $6)");
+}
+
+int api_sql_build(struct db_stmt *st)
+{
+    static const char *names[8] = {"list0", "list1", "list2", "list3",
+                                   "list4", "list5", "list6", "list7"};
+    const struct {
+        int id;
+        const char *name;
+        const char *sql;
+        int n;
+        Oid t[DB_MAX_PARAMS];
+    } fixed[] = {
+        {Q_USER_BY_ID, "user_by_id", sql_user_by_id, 1, {OID_INT8}},
+        {Q_USER_BY_EMAIL, "user_by_email", sql_user_by_email, 1, {OID_TEXT}},
+        {Q_USER_TAKEN, "user_taken", sql_user_taken, 3, {OID_TEXT, OID_TEXT, OID_INT8}},
+        {Q_USER_INSERT, "user_insert", sql_user_insert, 3, {OID_TEXT, OID_TEXT, OID_TEXT}},
+        {Q_USER_UPDATE,
+         "user_update",
+         sql_user_update,
+         8,
+         {OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_BOOL, OID_TEXT, OID_BOOL, OID_TEXT}},
+        {Q_PROFILE_GET, "profile_get", sql_profile_get, 2, {OID_TEXT, OID_INT8}},
+        {Q_FOLLOW, "follow", sql_follow, 2, {OID_TEXT, OID_INT8}},
+        {Q_UNFOLLOW, "unfollow", sql_unfollow, 2, {OID_TEXT, OID_INT8}},
+        {Q_ARTICLE_BY_SLUG, "article_by_slug", sql_article_by_slug, 2, {OID_TEXT, OID_INT8}},
+        {Q_ARTICLE_OWNER, "article_owner", sql_article_owner, 1, {OID_TEXT}},
+        {Q_ARTICLE_INSERT,
+         "article_insert",
+         sql_article_insert,
+         6,
+         {OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT}},
+        {Q_ARTICLE_UPDATE,
+         "article_update",
+         sql_article_update,
+         6,
+         {OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT}},
+        {Q_ARTICLE_DELETE, "article_delete", sql_article_delete, 2, {OID_TEXT, OID_INT8}},
+        {Q_FAVORITE, "favorite", sql_favorite, 2, {OID_TEXT, OID_INT8}},
+        {Q_UNFAVORITE, "unfavorite", sql_unfavorite, 2, {OID_TEXT, OID_INT8}},
+        {Q_COMMENTS_LIST, "comments_list", sql_comments_list, 2, {OID_TEXT, OID_INT8}},
+        {Q_COMMENT_INSERT, "comment_insert", sql_comment_insert, 3, {OID_TEXT, OID_INT8, OID_TEXT}},
+        {Q_COMMENT_DELETE, "comment_delete", sql_comment_delete, 3, {OID_TEXT, OID_INT8, OID_INT8}},
+        {Q_TAGS, "tags", sql_tags, 0, {0}},
+    };
+    static const Oid list_types[6] = {OID_INT8, OID_INT8, OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT};
+    char where[1024];
+
+    memset(st, 0, sizeof(*st) * Q__COUNT);
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        struct db_stmt *s = &st[fixed[i].id];
+        s->name = fixed[i].name;
+        s->sql = fixed[i].sql;
+        s->nparams = fixed[i].n;
+        memcpy(s->types, fixed[i].t, sizeof(s->types));
+    }
+    st[Q_FEED].name = "feed";
+    st[Q_FEED].sql =
+        api_sql_list("a.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)");
+    st[Q_FEED].nparams = 6;
+    memcpy(st[Q_FEED].types, list_types, sizeof(list_types));
+    for (int mask = 0; mask < 8; mask++) {
+        struct db_stmt *s = &st[Q_LIST_BASE + mask];
+        api_sql_where(mask, where, sizeof(where));
+        s->name = names[mask];
+        s->sql = api_sql_list(where);
+        s->nparams = 6;
+        memcpy(s->types, list_types, sizeof(list_types));
+    }
+    for (int i = 0; i < Q__COUNT; i++)
+        if (st[i].sql == NULL || st[i].name == NULL)
+            return -1;
+    return 0;
+}
+
+void api_sql_free(struct db_stmt *st)
+{
+    free((char *)st[Q_FEED].sql);
+    st[Q_FEED].sql = NULL;
+    for (int mask = 0; mask < 8; mask++) {
+        free((char *)st[Q_LIST_BASE + mask].sql);
+        st[Q_LIST_BASE + mask].sql = NULL;
+    }
+}

@@ -1,0 +1,588 @@
+/*
+ * api_users.c: registration, login, the current user and its update.
+ *
+ *   POST /api/users        rate limit -> validate -> taken? -> hash -> insert -> 201
+ *   POST /api/users/login  rate limit -> validate -> look up -> verify -> 200
+ *   GET  /api/user         token -> look up -> 200
+ *   PUT  /api/user         token -> validate -> taken? -> [hash] -> update -> invalidate -> 200
+ *
+ * Hashing and verifying run on the password pool's threads. A login with an
+ * unknown email still verifies (against a dummy hash) so that timing does
+ * not reveal which emails exist; both failures answer 401
+ * {"errors":{"credentials":["invalid"]}}. The user's token is a fresh JWT
+ * after registration and login, and the presented one otherwise.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "json_input.h"
+#include "log.h"
+#include "ratelimit.h"
+#include "scoreboard.h"
+
+struct users_req {
+    struct api_req base;
+    const char *username; /* point into base.json */
+    const char *email;
+    const char *password;
+    bool set_bio, set_image;
+    const char *bio; /* NULL: store NULL */
+    const char *image;
+    char hash[160];
+    char token[JWT_MAX_LEN + 1];
+};
+
+/* Rate-limit answer helper: 429 with Retry-After. */
+static void users_respond_limited(struct api_req *r, int retry_after)
+{
+    char txt[16];
+
+    snprintf(txt, sizeof(txt), "%d", retry_after);
+    if (http_response_header(r->req, "Retry-After", txt) != 0)
+        log_warn("api: cannot add a header", "");
+    api_respond_error(r, 429, "request", "too many requests");
+}
+
+/* Check a limit bucket for r's client, then run next(r) if allowed. */
+static void users_rate_limit(struct api_req *r, const char *bucket, void (*next)(struct api_req *),
+                             ratelimit_fn on_limit)
+{
+    const struct settings *s = r->api->settings;
+
+    if (ratelimit_check(r->api->cache, r->api->slot, bucket, http_request_peer(r->req),
+                        s->rate_limit_auth, s->rate_limit_window_s, on_limit, r) != 0)
+        next(r); /* limit off or Redis down: fail open */
+}
+
+/* A plausible email: something@something, no spaces, not too long. */
+static bool users_email_ok(const char *e)
+{
+    const char *at = strchr(e, '@');
+
+    if (at == NULL || at == e || at[1] == '\0' || strlen(e) > API_EMAIL_MAX)
+        return false;
+    for (; *e; e++)
+        if (*e == ' ' || *e == '\t' || *e == '\r' || *e == '\n')
+            return false;
+    return true;
+}
+
+/* Validate a required-or-optional string field into *out; adds errors. */
+static void users_check_field(struct api_errors *errs, const cJSON *obj, const char *name,
+                              bool required, size_t max, const char **out)
+{
+    enum json_field f = json_input_string(obj, name, out);
+
+    if (f == JSON_FIELD_ABSENT && !required)
+        return;
+    if (f == JSON_FIELD_WRONG) {
+        api_errors_add(errs, name, "must be a string");
+    } else if (f != JSON_FIELD_STRING || json_input_blank(*out)) {
+        api_errors_add(errs, name, "can't be blank");
+    } else if (strlen(*out) > max) {
+        api_errors_add(errs, name, "is too long");
+    } else {
+        return;
+    }
+    *out = NULL;
+}
+
+/* Validate a password's length (already known not blank). */
+static void users_check_password(struct api_errors *errs, const char *pw)
+{
+    if (pw != NULL && strlen(pw) < API_PASSWORD_MIN)
+        api_errors_add(errs, "password", "is too short (minimum is 8 characters)");
+}
+
+/* Write {"user":{...}} from a users row (id, username, email, bio, image). */
+static void users_respond_user(struct api_req *r, int status, const PGresult *res,
+                               const char *token)
+{
+    struct jbuf b;
+
+    jbuf_init(&b, 512);
+    jbuf_puts(&b, "{\"user\":{\"email\":");
+    jbuf_str(&b, PQgetvalue(res, 0, 2));
+    jbuf_puts(&b, ",\"token\":");
+    jbuf_str(&b, token);
+    jbuf_puts(&b, ",\"username\":");
+    jbuf_str(&b, PQgetvalue(res, 0, 1));
+    jbuf_puts(&b, ",\"bio\":");
+    jbuf_str_or_null(&b, api_col(res, 0, 3));
+    jbuf_puts(&b, ",\"image\":");
+    jbuf_str_or_null(&b, api_col(res, 0, 4));
+    jbuf_puts(&b, "}}");
+    api_respond_json(r, status, &b);
+}
+
+/* 409 for a unique violation on users; other failures as usual. */
+static void users_respond_conflict_or_failure(struct api_req *r, enum db_status st,
+                                              const PGresult *res)
+{
+    if (st == DB_SQL_ERROR && strcmp(db_sqlstate(res), "23505") == 0) {
+        const char *field =
+            strcmp(db_constraint(res), "users_email_key") == 0 ? "email" : "username";
+        api_respond_error(r, 409, field, "has already been taken");
+        return;
+    }
+    api_respond_db_failure(r, st, res);
+}
+
+/* Answer 409 if the taken check found the username or email in use.
+ * Returns true if it answered. */
+static bool users_respond_taken(struct api_req *r, const PGresult *res)
+{
+    struct api_errors errs = {0};
+
+    if (api_col_bool(res, 0, 0))
+        api_errors_add(&errs, "username", "has already been taken");
+    if (api_col_bool(res, 0, 1))
+        api_errors_add(&errs, "email", "has already been taken");
+    if (errs.n == 0)
+        return false;
+    api_respond_errors(r, 409, &errs);
+    return true;
+}
+
+/* ---- POST /api/users ---- */
+
+/* Registration: the row is in; answer with a new token. */
+static void users_register_on_insert(enum db_status st, const PGresult *res, void *arg)
+{
+    struct users_req *u = arg;
+
+    if (st != DB_OK || PQntuples(res) != 1) {
+        users_respond_conflict_or_failure(&u->base, st, res);
+        return;
+    }
+    if (api_token_sign(u->base.api, api_col_int(res, 0, 0), u->token, sizeof(u->token)) != 0) {
+        api_respond_error(&u->base, 500, "server", "cannot sign a token");
+        return;
+    }
+    users_respond_user(&u->base, 201, res, u->token);
+}
+
+/* Registration: the password is hashed; insert the user. */
+static void users_register_on_hash(enum password_result result, const char *encoded, void *arg)
+{
+    struct users_req *u = arg;
+    const char *vals[3];
+
+    if (result != PASSWORD_OK) {
+        api_respond_error(&u->base, 503, "server", "unavailable");
+        return;
+    }
+    snprintf(u->hash, sizeof(u->hash), "%s", encoded);
+    vals[0] = u->username;
+    vals[1] = u->email;
+    vals[2] = u->hash;
+    (void)api_db(&u->base, Q_USER_INSERT, vals, users_register_on_insert);
+}
+
+/* Registration: neither name nor email taken; hash the password. */
+static void users_register_on_taken(enum db_status st, const PGresult *res, void *arg)
+{
+    struct users_req *u = arg;
+
+    if (st != DB_OK || PQntuples(res) != 1) {
+        api_respond_db_failure(&u->base, st, res);
+        return;
+    }
+    if (users_respond_taken(&u->base, res))
+        return;
+    if (u->base.api->pw == NULL ||
+        password_hash(u->base.api->pw, u->password, users_register_on_hash, u) != 0)
+        api_respond_error(&u->base, 503, "server", "busy");
+}
+
+/* Registration: validate the body, then check for a taken name or email. */
+static void users_register_start(struct api_req *r)
+{
+    struct users_req *u = (struct users_req *)r;
+    const cJSON *obj = api_body_object(r, "user");
+    struct api_errors errs = {0};
+    const char *vals[3];
+
+    if (obj == NULL)
+        return;
+    users_check_field(&errs, obj, "username", true, API_USERNAME_MAX, &u->username);
+    users_check_field(&errs, obj, "email", true, API_EMAIL_MAX, &u->email);
+    if (u->email != NULL && !users_email_ok(u->email))
+        api_errors_add(&errs, "email", "is invalid");
+    users_check_field(&errs, obj, "password", true, API_PASSWORD_MAX, &u->password);
+    users_check_password(&errs, u->password);
+    if (errs.n > 0) {
+        api_respond_errors(r, 422, &errs);
+        return;
+    }
+    vals[0] = u->username;
+    vals[1] = u->email;
+    vals[2] = NULL;
+    (void)api_db(r, Q_USER_TAKEN, vals, users_register_on_taken);
+}
+
+/* Registration: the rate limiter answered. */
+static void users_register_on_limit(bool allowed, int retry_after, void *arg)
+{
+    if (!allowed)
+        users_respond_limited(arg, retry_after);
+    else
+        users_register_start(arg);
+}
+
+void api_users_register(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct users_req));
+
+    if (r == NULL)
+        return;
+    users_rate_limit(r, "register", users_register_start, users_register_on_limit);
+}
+
+/* ---- POST /api/users/login ---- */
+
+struct login_req {
+    struct users_req u;
+    PGresult *row; /* the user row, kept across the verify */
+};
+
+/* Free the kept row. */
+static void users_login_cleanup(struct api_req *r)
+{
+    PQclear(((struct login_req *)r)->row);
+}
+
+/* Login: the password check finished. */
+static void users_login_on_verify(enum password_result result, const char *encoded, void *arg)
+{
+    struct login_req *l = arg;
+
+    (void)encoded;
+    if (result == PASSWORD_ERROR && l->row != NULL) {
+        api_respond_error(&l->u.base, 503, "server", "unavailable");
+        return;
+    }
+    if (result != PASSWORD_OK || l->row == NULL) {
+        api_respond_error(&l->u.base, 401, "credentials", "invalid");
+        return;
+    }
+    if (api_token_sign(l->u.base.api, api_col_int(l->row, 0, 0), l->u.token, sizeof(l->u.token)) !=
+        0) {
+        api_respond_error(&l->u.base, 500, "server", "cannot sign a token");
+        return;
+    }
+    users_respond_user(&l->u.base, 200, l->row, l->u.token);
+}
+
+/* Login: the user row (or nothing) is here; verify off the loop. */
+static void users_login_on_user(enum db_status st, const PGresult *res, void *arg)
+{
+    struct login_req *l = arg;
+    const char *hash = password_dummy_hash();
+
+    if (st != DB_OK) {
+        api_respond_db_failure(&l->u.base, st, res);
+        return;
+    }
+    if (PQntuples(res) == 1) {
+        l->row = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+        if (l->row == NULL) {
+            api_respond_error(&l->u.base, 503, "server", "out of memory");
+            return;
+        }
+        hash = PQgetvalue(l->row, 0, 5);
+    }
+    if (l->u.base.api->pw == NULL ||
+        password_verify(l->u.base.api->pw, hash, l->u.password, users_login_on_verify, l) != 0)
+        api_respond_error(&l->u.base, 503, "server", "busy");
+}
+
+/* Login: validate, then look the email up. */
+static void users_login_start(struct api_req *r)
+{
+    struct login_req *l = (struct login_req *)r;
+    const cJSON *obj = api_body_object(r, "user");
+    struct api_errors errs = {0};
+    const char *vals[1];
+
+    if (obj == NULL)
+        return;
+    users_check_field(&errs, obj, "email", true, API_EMAIL_MAX, &l->u.email);
+    users_check_field(&errs, obj, "password", true, API_PASSWORD_MAX, &l->u.password);
+    if (errs.n > 0) {
+        api_respond_errors(r, 422, &errs);
+        return;
+    }
+    vals[0] = l->u.email;
+    (void)api_db(r, Q_USER_BY_EMAIL, vals, users_login_on_user);
+}
+
+/* Login: the rate limiter answered. */
+static void users_login_on_limit(bool allowed, int retry_after, void *arg)
+{
+    if (!allowed)
+        users_respond_limited(arg, retry_after);
+    else
+        users_login_start(arg);
+}
+
+void api_users_login(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct login_req));
+
+    if (r == NULL)
+        return;
+    r->cleanup = users_login_cleanup;
+    users_rate_limit(r, "login", users_login_start, users_login_on_limit);
+}
+
+/* ---- GET /api/user ---- */
+
+/* Current user: the row is here (none: the token's user is gone). */
+static void users_get_on_user(enum db_status st, const PGresult *res, void *arg)
+{
+    struct api_req *r = arg;
+
+    if (st != DB_OK) {
+        api_respond_db_failure(r, st, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        api_respond_error(r, 401, "token", "is invalid");
+        return;
+    }
+    users_respond_user(r, 200, res, r->token);
+}
+
+void api_users_get(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
+    char id[24];
+    const char *vals[1] = {id};
+
+    if (r == NULL || api_auth(r, true) != 0)
+        return;
+    snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
+    (void)api_db(r, Q_USER_BY_ID, vals, users_get_on_user);
+}
+
+/* ---- PUT /api/user ---- */
+
+struct update_req {
+    struct users_req u;
+    PGresult *row; /* the updated row, kept across the invalidation */
+    char **keys;   /* cache keys to invalidate, owned */
+    int nkeys;
+};
+
+/* Free the kept row and keys. */
+static void users_update_cleanup(struct api_req *r)
+{
+    struct update_req *x = (struct update_req *)r;
+
+    PQclear(x->row);
+    for (int i = 0; i < x->nkeys; i++)
+        free(x->keys[i]);
+    free(x->keys);
+}
+
+/* Update: caches are clean; answer. */
+static void users_update_respond(struct api_req *r)
+{
+    struct update_req *x = (struct update_req *)r;
+
+    users_respond_user(r, 200, x->row, r->token);
+}
+
+/* Update: the tombstones are acknowledged. */
+static void users_update_on_invalidated(void *arg)
+{
+    users_update_respond(arg);
+}
+
+/* Add a cache key (copied) to the update's list; false on allocation failure. */
+static bool users_update_add_key(struct update_req *x, const char *key)
+{
+    char **nk = realloc(x->keys, (size_t)(x->nkeys + 1) * sizeof(*nk));
+
+    if (nk == NULL)
+        return false;
+    x->keys = nk;
+    x->keys[x->nkeys] = strdup(key);
+    if (x->keys[x->nkeys] == NULL)
+        return false;
+    x->nkeys++;
+    return true;
+}
+
+/* Update: the row is written. Invalidate the old and new profile and every
+ * article of the user (their author block changed). */
+static void users_update_on_update(enum db_status st, const PGresult *res, void *arg)
+{
+    struct update_req *x = arg;
+    char key[CACHE_KEY_MAX];
+    const char *slugs;
+    bool ok = true;
+
+    if (st != DB_OK) {
+        users_respond_conflict_or_failure(&x->u.base, st, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        api_respond_error(&x->u.base, 401, "token", "is invalid");
+        return;
+    }
+    x->row = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+    if (x->row == NULL) {
+        api_respond_error(&x->u.base, 503, "server", "out of memory");
+        return;
+    }
+    api_key_profile(PQgetvalue(res, 0, 1), key);
+    ok = ok && users_update_add_key(x, key);
+    api_key_profile(PQgetvalue(res, 0, 5), key);
+    ok = ok && users_update_add_key(x, key);
+    slugs = PQgetvalue(res, 0, 6);
+    while (ok && *slugs != '\0') {
+        size_t len = strcspn(slugs, " ");
+        char slug[ROUTER_PARAM_MAX];
+        snprintf(slug, sizeof(slug), "%.*s", (int)len, slugs);
+        api_key_article(slug, key);
+        ok = users_update_add_key(x, key);
+        slugs += len;
+        while (*slugs == ' ')
+            slugs++;
+    }
+    if (!ok)
+        log_warn("api: out of memory listing cache keys; some may stay stale until their TTL", "");
+    {
+        size_t *lens = malloc((size_t)(x->nkeys > 0 ? x->nkeys : 1) * sizeof(*lens));
+        int rc = -1;
+        if (lens != NULL) {
+            for (int i = 0; i < x->nkeys; i++)
+                lens[i] = strlen(x->keys[i]);
+            /* The keys are copied into hiredis's buffer before this returns. */
+            rc = cache_invalidate(x->u.base.api->cache, (const char *const *)x->keys, lens,
+                                  x->nkeys, users_update_on_invalidated, x);
+            free(lens);
+        }
+        if (rc != 0)
+            users_update_respond(&x->u.base);
+    }
+}
+
+/* Update: run the UPDATE (password already hashed if one was given). */
+static void users_update_write(struct update_req *x)
+{
+    struct users_req *u = &x->u;
+    char id[24];
+    const char *vals[8];
+
+    snprintf(id, sizeof(id), "%lld", (long long)u->base.viewer);
+    vals[0] = id;
+    vals[1] = u->username;
+    vals[2] = u->email;
+    vals[3] = u->hash[0] != '\0' ? u->hash : NULL;
+    vals[4] = u->set_bio ? "t" : "f";
+    vals[5] = u->bio;
+    vals[6] = u->set_image ? "t" : "f";
+    vals[7] = u->image;
+    (void)api_db(&u->base, Q_USER_UPDATE, vals, users_update_on_update);
+}
+
+/* Update: the new password is hashed. */
+static void users_update_on_hash(enum password_result result, const char *encoded, void *arg)
+{
+    struct update_req *x = arg;
+
+    if (result != PASSWORD_OK) {
+        api_respond_error(&x->u.base, 503, "server", "unavailable");
+        return;
+    }
+    snprintf(x->u.hash, sizeof(x->u.hash), "%s", encoded);
+    users_update_write(x);
+}
+
+/* Update: hash the password if one was given, then write. */
+static void users_update_continue(struct update_req *x)
+{
+    if (x->u.password == NULL) {
+        users_update_write(x);
+        return;
+    }
+    if (x->u.base.api->pw == NULL ||
+        password_hash(x->u.base.api->pw, x->u.password, users_update_on_hash, x) != 0)
+        api_respond_error(&x->u.base, 503, "server", "busy");
+}
+
+/* Update: the taken check answered. */
+static void users_update_on_taken(enum db_status st, const PGresult *res, void *arg)
+{
+    struct update_req *x = arg;
+
+    if (st != DB_OK || PQntuples(res) != 1) {
+        api_respond_db_failure(&x->u.base, st, res);
+        return;
+    }
+    if (users_respond_taken(&x->u.base, res))
+        return;
+    users_update_continue(x);
+}
+
+/* bio/image: absent keeps, null or "" clears, a string sets. */
+static void users_check_nullable(struct api_errors *errs, const cJSON *obj, const char *name,
+                                 bool *set, const char **out)
+{
+    enum json_field f = json_input_string(obj, name, out);
+
+    *set = f != JSON_FIELD_ABSENT;
+    if (f == JSON_FIELD_WRONG) {
+        api_errors_add(errs, name, "must be a string or null");
+        *out = NULL;
+    } else if (f == JSON_FIELD_STRING && (*out)[0] == '\0') {
+        *out = NULL;
+    }
+}
+
+void api_users_update(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct update_req));
+    struct update_req *x = (struct update_req *)r;
+    struct users_req *u = &x->u;
+    struct api_errors errs = {0};
+    const cJSON *obj;
+    char id[24];
+    const char *vals[3];
+
+    if (r == NULL)
+        return;
+    r->cleanup = users_update_cleanup;
+    if (api_auth(r, true) != 0 || (obj = api_body_object(r, "user")) == NULL)
+        return;
+    users_check_field(&errs, obj, "username", false, API_USERNAME_MAX, &u->username);
+    users_check_field(&errs, obj, "email", false, API_EMAIL_MAX, &u->email);
+    if (u->email != NULL && !users_email_ok(u->email))
+        api_errors_add(&errs, "email", "is invalid");
+    users_check_field(&errs, obj, "password", false, API_PASSWORD_MAX, &u->password);
+    users_check_password(&errs, u->password);
+    users_check_nullable(&errs, obj, "bio", &u->set_bio, &u->bio);
+    users_check_nullable(&errs, obj, "image", &u->set_image, &u->image);
+    if (errs.n == 0 && cJSON_GetArraySize(obj) == 0)
+        api_errors_add(&errs, "user", "can't be blank");
+    if (errs.n > 0) {
+        api_respond_errors(r, 422, &errs);
+        return;
+    }
+    if (u->username == NULL && u->email == NULL) {
+        users_update_continue(x);
+        return;
+    }
+    snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
+    vals[0] = u->username;
+    vals[1] = u->email;
+    vals[2] = id;
+    (void)api_db(r, Q_USER_TAKEN, vals, users_update_on_taken);
+}
