@@ -527,6 +527,7 @@ static void http_server_on_accept(evutil_socket_t fd, short what, void *arg)
         if (cfd >= 0) {
             if (sl == 0)
                 ss.ss_family = AF_UNIX;
+            s->accept_failing = false;
             (void)http_conn_new(s, cfd, &ss);
             continue;
         }
@@ -535,9 +536,11 @@ static void http_server_on_accept(evutil_socket_t fd, short what, void *arg)
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
             continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            log_warn("accept failed, pausing accept",
-                     "\"errno\":%d,\"error\":\"%s\",\"pause_ms\":%d", errno, strerror(errno),
-                     HTTP_BACKOFF_MS);
+            if (!s->accept_failing) /* once per streak, not every pause */
+                log_warn("accept failed, pausing accept",
+                         "\"errno\":%d,\"error\":\"%s\",\"pause_ms\":%d", errno, strerror(errno),
+                         HTTP_BACKOFF_MS);
+            s->accept_failing = true;
             struct timeval tv = {.tv_sec = 0, .tv_usec = HTTP_BACKOFF_MS * 1000};
             if (evtimer_add(s->ev_backoff, &tv) < 0) {
                 log_error("http backoff timer add failed", "");

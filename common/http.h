@@ -13,6 +13,31 @@
  * (from a database or Redis callback). The request stays valid until then
  * even if the client goes away; after http_respond() the caller must not
  * touch it again.
+ *
+ * Semantics worth knowing (details in common/http.c and http_parse.c):
+ *  - The core answers malformed or over-limit requests itself, with a JSON
+ *    body {"errors":{"request":["..."]}} and Connection: close: 400
+ *    garbage, 408 head/body timeout, 411 chunked body, 413 body too large,
+ *    414 request line, 417 unknown Expect, 431 header bytes or count, 501
+ *    a method other than GET HEAD POST PUT DELETE OPTIONS PATCH, 505 a
+ *    version other than HTTP/1.0 and 1.1. on_request never sees those, but
+ *    on_done does (route 0, method name "-" if the method was not parsed,
+ *    path "" if the head was not complete, http_request_header() NULL).
+ *  - on_done runs once per answered request, when the whole response is
+ *    in the kernel (or the connection died), with the time from the first
+ *    byte of the request (for a pipelined request: from the end of the
+ *    previous response) to then.
+ *  - A peer that closes (or half-closes) while its request is with the
+ *    handler orphans the request; http_respond() still works (the answer
+ *    is written if the socket takes it, then the connection closes). A
+ *    reset closes the socket at once; on_conn(-1) comes then.
+ *  - Connections closed after a response linger: our side is shut down and
+ *    input is discarded until the peer closes, at most 2 s, so that unread
+ *    request bytes cannot turn the close into a reset that destroys the
+ *    response. http_server_connections() counts them.
+ *  - Not supported: chunked request bodies (411), Upgrade (ignored, the
+ *    request is answered as HTTP/1.1), obsolete header line folding (400).
+ *    A missing Host header is accepted.
  */
 #ifndef CONDUIT_HTTP_H
 #define CONDUIT_HTTP_H
@@ -66,10 +91,13 @@ struct http_server *http_server_new(struct event_base *base, int listen_fd,
                                     const struct http_callbacks *cb);
 
 /* Stop accepting; close idle connections now, and every other connection
- * after its current response (sent with Connection: close). */
+ * after its current response (sent with Connection: close). The listening
+ * socket stays open (the caller owns it). Draining is final. */
 void http_server_drain(struct http_server *s);
 
-/* Stop accepting but keep connections as they are (used while paused). */
+/* Stop accepting but keep connections as they are (used while paused).
+ * Returns 0, or -1 if the event cannot be changed or, when unpausing, the
+ * server is draining. */
 int http_server_pause_accept(struct http_server *s, bool paused);
 
 /* Open connections and requests waiting for a response. */
@@ -87,9 +115,11 @@ const char *http_request_method_name(const struct http_request *r);
 const char *http_request_path(const struct http_request *r);
 /* Query string without '?', NUL-terminated, "" when absent. */
 const char *http_request_query(const struct http_request *r);
-/* Header value by case-insensitive name, NUL-terminated; NULL if absent. */
+/* Header value by case-insensitive name, NUL-terminated, trailing blanks
+ * removed; NULL if absent. The first of repeated headers wins. */
 const char *http_request_header(const struct http_request *r, const char *name);
-/* Body bytes (NUL-terminated for convenience) and length; "" and 0 if none. */
+/* Body bytes (NUL-terminated for convenience) and length; "" and 0 if none.
+ * len may be NULL. */
 const char *http_request_body(const struct http_request *r, size_t *len);
 /* X-Request-Id from the client (if sane), else a generated one. */
 const char *http_request_id(const struct http_request *r);
@@ -102,14 +132,20 @@ bool http_request_orphaned(const struct http_request *r);
 void http_request_set_route(struct http_request *r, int route_id);
 int http_request_route(const struct http_request *r);
 
-/* Add a response header (before http_respond); name and value are copied. */
+/* Add a response header (before http_respond); name and value are copied.
+ * Returns -1 for a name that is not a token, a value with CR, LF or other
+ * control characters, or a header the core writes itself (Content-Length,
+ * Content-Type, Connection, Date, Server, Transfer-Encoding, X-Request-Id). */
 int http_response_header(struct http_request *r, const char *name, const char *value)
     __attribute__((warn_unused_result));
 
 /* Send the response: status line, Date, Server, Content-Type, Content-Length,
  * X-Request-Id, Connection, added headers, then body (omitted for HEAD and
  * for 204/304). body is copied. Returns 0, or -1 if the request was already
- * answered. Frees the request (and the connection if it is orphaned). */
+ * answered. Frees the request (and the connection if it is orphaned).
+ * A status outside 200..599 is sent as 500. For HEAD, pass the body GET
+ * would send: its length becomes the Content-Length. 204 and 304 carry
+ * neither Content-Type nor Content-Length. */
 int http_respond(struct http_request *r, int status, const char *content_type, const char *body,
                  size_t len);
 

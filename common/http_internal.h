@@ -83,6 +83,7 @@ struct http_server {
     bool paused;              /* http_server_pause_accept(s, true) */
     bool backoff;             /* waiting on ev_backoff */
     bool draining;
+    bool accept_failing;     /* accept() keeps failing (EMFILE...); logged once */
     size_t head_limit;       /* request line + headers, the most a head may take */
     size_t nconns;           /* open sockets */
     size_t in_flight;        /* requests dispatched and not answered */

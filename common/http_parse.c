@@ -321,7 +321,7 @@ static int http_conn_finish_head(struct http_conn *c)
         if (h->val_len > 0)
             base[h->val_off + h->val_len] = '\0';
         if (h->name_len == 12 && strcasecmp(base + h->name_off, "x-request-id") == 0) {
-            if (http_request_id_ok(base + h->val_off, h->val_len)) {
+            if (r->id[0] == '\0' && http_request_id_ok(base + h->val_off, h->val_len)) {
                 memcpy(r->id, base + h->val_off, h->val_len);
                 r->id[h->val_len] = '\0';
             }
