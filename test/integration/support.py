@@ -7,6 +7,8 @@ tell counters from gauges.
 """
 
 import os
+import calendar
+import json
 import re
 import socket
 import sys
@@ -137,3 +139,23 @@ def monotonic_series(values, types):
 def requests_total(values):
     """Sum of http_requests_total over every label set."""
     return sum(v for k, v in values.items() if k.startswith("http_requests_total{"))
+
+
+def log_events(text, msg, **fields):
+    """The JSON log lines with this msg and these field values."""
+    out = []
+    for line in text.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if obj.get("msg") == msg and all(obj.get(k) == v for k, v in fields.items()):
+            out.append(obj)
+    return out
+
+
+def log_time(event):
+    """A log line's ts as Unix seconds."""
+    ts = event["ts"]  # 2026-11-29T14:37:37.011Z
+    base = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    return base + int(ts[20:23]) / 1000.0
