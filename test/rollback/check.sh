@@ -200,6 +200,13 @@ guard_rules() {
         echo "$out" | grep -q '^rate window: 5m$'
 }
 check "guard reads 4 triggers, thresholds, for: and the rate window from the rules" guard_rules
+triggers_doc() {
+    "$guard" --check-rules >"$tmp/triggers.txt" || return 1
+    sed -n '/<!-- triggers:begin -->/,/<!-- triggers:end -->/p' docs/rollback.md |
+        sed '1,2d;$d' | sed '$d' >"$tmp/doc-triggers.txt"
+    diff -u "$tmp/doc-triggers.txt" "$tmp/triggers.txt"
+}
+check "docs/rollback.md lists the triggers the guard reads (rollout-guard --check-rules)" triggers_doc
 guard_e2e() {
     local log="$tmp/e2e.log" out rc=0
     rm -f "$log"
