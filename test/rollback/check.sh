@@ -182,6 +182,19 @@ for env in ("staging", "production"):
 EOF
 fi
 
+runbook_anchors() {
+    local anchor missing=0 seen=0
+    while read -r anchor; do
+        seen=$((seen + 1))
+        if ! grep -qiE "^## $anchor\$" docs/runbook.md; then
+            echo "docs/runbook.md has no section for #$anchor"
+            missing=1
+        fi
+    done < <(sed -n 's/^ *runbook: docs\/runbook.md#\([a-z0-9-]*\)$/\1/p' "$rules")
+    [ "$missing" = 0 ] && [ "$seen" -ge 5 ]
+}
+check "every alert's runbook link has its section in docs/runbook.md" runbook_anchors
+
 echo "--- guard"
 guard=script/rollout-guard
 if [ -n "$py" ]; then
