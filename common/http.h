@@ -29,8 +29,9 @@
  *    previous response) to then.
  *  - A peer that closes (or half-closes) while its request is with the
  *    handler orphans the request; http_respond() still works (the answer
- *    is written if the socket takes it, then the connection closes). A
- *    reset closes the socket at once; on_conn(-1) comes then.
+ *    is written if the socket takes it, complete requests already received
+ *    behind it are answered too, then the connection closes). A reset
+ *    closes the socket at once; on_conn(-1) comes then.
  *  - Connections closed after a response linger: our side is shut down and
  *    input is discarded until the peer closes, at most 2 s, so that unread
  *    request bytes cannot turn the close into a reset that destroys the

@@ -472,6 +472,8 @@ void http_conn_process(struct http_conn *c)
         }
         if (c->parsed >= c->len) {
             http_conn_check_partial(c);
+            if (c->peer_eof && (c->state == HTTP_CONN_HEAD || c->state == HTTP_CONN_BODY))
+                http_conn_close(c); /* the rest of this request will never come */
             break;
         }
         size_t n = http_parser_execute(&c->parser, &http_parser_cbs, c->buf + c->parsed,

@@ -420,7 +420,9 @@ static int http_respond_common(struct http_request *r, int status, const char *c
         free(owned);
         http_conn_response_done(c, false); /* orphan: report and free */
     } else {
-        bool keep = r->keep_alive && !s->draining && !c->close_after && !c->peer_eof;
+        /* A half-closed peer still gets answers to the complete requests it
+         * sent; the connection closes when nothing complete is left. */
+        bool keep = r->keep_alive && !s->draining && !c->close_after;
         bool no_body = r->method == HTTP_M_HEAD || status == 204 || status == 304;
         bool send_len = status != 204 && status != 304;
         if (!keep)

@@ -1082,6 +1082,41 @@ START_TEST(test_orphan_reset)
 }
 END_TEST
 
+START_TEST(test_half_close)
+{
+    fx_start(default_limits());
+    struct resp r;
+
+    /* A client that shuts its side after the request still gets the answer. */
+    struct client *c = client_new();
+    client_send(c, "GET /hold HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\nGET /hel");
+    ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+    for (int i = 0; i < 100 && !(g->nheld == 1 && http_request_orphaned(g->held[0])); i++)
+        pump(10);
+    ck_assert(http_request_orphaned(g->held[0]));
+    ck_assert_int_eq(http_respond(g->held[0], 200, "text/plain", "held", 4), 0);
+    ck_assert_int_eq(client_response(c, &r, false, 2000), 0);
+    ck_assert_str_eq(r.body, "held");
+    /* the complete request behind it is answered too, the partial one dropped */
+    ck_assert_int_eq(client_response(c, &r, false, 2000), 0);
+    ck_assert_str_eq(r.body, "{\"ok\":true}");
+    ck_assert(client_sees_eof(c, 2000));
+    ck_assert_int_eq(g->ndone, 2);
+    client_free(c);
+    pump(20);
+    ck_assert_uint_eq(http_server_connections(g->srv), 0);
+
+    /* Half a request, then EOF: closed at once, no 408. */
+    c = client_new();
+    client_send(c, "GET /hello HTTP/1.1\r\nHost:");
+    ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+    ck_assert(client_sees_eof(c, 1000));
+    ck_assert_uint_eq(c->len, 0);
+    client_free(c);
+    fx_stop();
+}
+END_TEST
+
 START_TEST(test_free_with_pending)
 {
     fx_start(default_limits());
@@ -1255,6 +1290,7 @@ static Suite *http_suite(void)
     tcase_add_test(tc, test_accessors);
     tcase_add_test(tc, test_orphan);
     tcase_add_test(tc, test_orphan_reset);
+    tcase_add_test(tc, test_half_close);
     tcase_add_test(tc, test_free_with_pending);
     tcase_add_test(tc, test_drain);
     tcase_add_test(tc, test_accepts_per_wake);
