@@ -69,8 +69,9 @@ bool sv_ready(const struct supervisor *sv, const char **reason)
 
 void sv_check_done(struct supervisor *sv)
 {
-    if (sv->phase == SV_SERVING || sv_live_workers(sv) > 0)
+    if (sv->phase == SV_SERVING || sv->exit_requested || sv_live_workers(sv) > 0)
         return;
+    sv->exit_requested = true;
     log_info("all workers gone, supervisor exiting", "");
     if (event_base_loopexit(sv->base, NULL) != 0) {
         log_error("cannot leave the event loop", "");
@@ -209,9 +210,10 @@ static void sv_on_tick(evutil_socket_t fd, short what, void *arg)
         log_warn("shutdown timeout: killing the workers left", "\"workers\":%u,\"timeout_s\":%d",
                  sv_live_workers(sv), sv->settings->shutdown_timeout_s);
         sv_signal_all(sv, SIGKILL);
-    } else if (sv->phase == SV_STOP_FAST && now >= sv->stop_deadline_ms) {
+    } else if (sv->phase == SV_STOP_FAST && !sv->exit_requested && now >= sv->stop_deadline_ms) {
         log_error("workers did not exit after SIGKILL; leaving anyway", "\"workers\":%u",
                   sv_live_workers(sv));
+        sv->exit_requested = true;
         if (event_base_loopexit(sv->base, NULL) != 0)
             exit(1);
     }

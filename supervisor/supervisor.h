@@ -79,6 +79,7 @@ struct supervisor {
     enum sv_phase phase;
     int64_t stop_deadline_ms; /* monotonic */
     bool stop_killed;         /* the graceful deadline passed and we sent SIGKILL */
+    bool exit_requested;      /* event_base_loopexit() was called */
     int64_t start_wall_ms;
     uint64_t cpu_floor_us; /* highest process CPU reported, so it never dips */
     struct event *ev_signals[SV_NSIGNALS];
