@@ -14,7 +14,8 @@ kubectl is test/rollback/kubectl-standin, which records the commands it gets.
                     unreachable and its API answers 503. Both guards must decide "roll back",
                     call `rollout undo` and `rollout status`, and exit 1. The time from the cut to
                     each guard's undo is measured and printed.
-  run B "healthy":  nothing fails. Both guards must decide "promote", exit 0, call nothing.
+  run B "healthy":  nothing fails. Both guards must decide "promote", exit 0, call nothing; a
+                    third guard watching a version no pod runs ends "inconclusive" (exit 3).
   run C "crash":    v2's workers are killed as fast as they start (as a build that segfaults
                     would die). Both guards must roll back on ConduitdWorkerCrashLoop or
                     ConduitdReadinessFailing. Needs neither PostgreSQL nor the API.
@@ -320,6 +321,7 @@ class Guard:
 def migrate(db_url):
     """Apply the migrations (the API needs its tables)."""
     env = dict(os.environ, DATABASE_URL=db_url)
+    env.setdefault("CONDUIT_MIGRATIONS_DIR", os.path.join(SRC, "migrations"))
     proc = subprocess.run([harness.binary(), "migrate"], env=env, capture_output=True, text=True,
                           timeout=60, check=False)
     if proc.returncode != 0:
@@ -420,6 +422,10 @@ def run(name, failure, checks, workdir, db_url):
                                      "--metrics-url", "http://127.0.0.1:%d/metrics" % new.admin_port]
                   + GUARD_ARGS, workdir),
         ]
+        if not failure:
+            # A version no pod runs: never judged, so neither promoted nor rolled back.
+            guards.append(Guard(name + "-idle", ["--prometheus", prom.url, "--version", "v9",
+                                                 "--window", "3s"] + GUARD_ARGS, workdir))
         t_fail = None
         before = {}
         if failure:
@@ -501,6 +507,10 @@ def run(name, failure, checks, workdir, db_url):
                              len(healthy) >= 2, "%d healthy evaluations" % len(healthy))
                 if undo:
                     measured[g.name] = undo[0][0] - t_fail
+            elif g.name.endswith("-idle"):
+                checks.check("%s: a version without traffic is inconclusive (exit 3), no kubectl"
+                             % g.name, code == 3 and not cmds and "INCONCLUSIVE" in out,
+                             "exit %s, commands %s" % (code, cmds))
             else:
                 checks.check("%s: guard decides promote (exit 0)" % g.name, code == 0,
                              "exit %s" % code)
@@ -542,7 +552,12 @@ def main():
     if not db_url:
         why_no_a = "DATABASE_URL not set (script/services start)"
     else:
-        migrate(db_url)
+        try:
+            migrate(db_url)
+        except (AssertionError, OSError, subprocess.SubprocessError) as e:
+            print("FAIL migrations: %s" % e)
+            print("drill: 0 passed, 1 failed")
+            return 1
         probe = harness.Server(workers=1, with_services=True, env={"CONDUIT_RELEASE": "probe"})
         probe.env.pop("REDIS_URL", None)
         with probe:
