@@ -7,6 +7,7 @@ tag order. Needs DATABASE_URL and REDIS_URL (else SKIP)."""
 import datetime
 import os
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -410,10 +411,45 @@ def test_unknown_routes_are_json_404():
     A.json(r, "PATCH /api/user")
 
 
+def race(method, path, token, k=12):
+    """k identical requests released together; their responses."""
+    out = []
+    gate = threading.Barrier(k)
+
+    def one():
+        gate.wait()
+        out.append(SRV.request(method, path, headers={"Authorization": "Token " + token}))
+
+    threads = [threading.Thread(target=one) for _ in range(k)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    return out
+
+
+def test_concurrent_deletes_by_the_owner():
+    # The owner deleting the same article from several connections at once: one 204,
+    # and "not found" for the others (never "forbidden": it is theirs).
+    me = A.register("cdel")
+    for trial in range(10):
+        slug = A.create_article(me)["slug"]
+        out = race("DELETE", "/api/articles/" + slug, me["token"])
+        statuses = sorted(r.status for r in out)
+        odd = [(r.status, r.body) for r in out if r.status not in (204, 404)]
+        A.check(statuses.count(204) == 1 and not odd,
+                "trial %d: concurrent DELETE /api/articles/%s by its author: %r %r"
+                % (trial, slug, statuses, odd[:2]))
+        for r in out:
+            if r.status == 404:
+                A.check(b'"article":["not found"]' in r.body, "404 body: %r" % r.body)
+
+
 if __name__ == "__main__":
     apilib.run([test_create_and_get, test_create_without_tags_has_empty_taglist,
                 test_create_errors, test_duplicate_titles_get_unique_slugs, test_update,
                 test_update_delete_errors, test_delete,
                 test_list_default_limit_order_and_pagination, test_list_filters, test_feed,
                 test_favorites, test_tags, test_tag_order_is_stable,
-                test_unknown_routes_are_json_404], SRV, budget=240)
+                test_unknown_routes_are_json_404, test_concurrent_deletes_by_the_owner], SRV,
+               budget=240)

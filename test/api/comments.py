@@ -5,6 +5,7 @@ and Redis. Needs DATABASE_URL and REDIS_URL (else SKIP)."""
 
 import os
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apilib  # noqa: E402
@@ -133,6 +134,34 @@ def test_comment_on_someone_elses_article():
     A.check(comments(slug) == [], "deleted")
 
 
+def test_concurrent_deletes_by_the_author():
+    # The author deleting the same comment from several connections at once: one 204,
+    # "not found" for the others (never "forbidden": it is theirs).
+    me = A.register("ccdel")
+    slug = A.create_article(me)["slug"]
+    for trial in range(10):
+        c = add(slug, me, "to delete %d" % trial)
+        path = "/api/articles/%s/comments/%d" % (slug, c["id"])
+        out = []
+        gate = threading.Barrier(12)
+
+        def one():
+            gate.wait()
+            out.append(SRV.request("DELETE", path, headers={"Authorization": "Token " + me["token"]}))
+
+        threads = [threading.Thread(target=one) for _ in range(12)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        statuses = sorted(r.status for r in out)
+        odd = [(r.status, r.body) for r in out if r.status not in (204, 404)]
+        A.check(statuses.count(204) == 1 and not odd,
+                "trial %d: concurrent DELETE %s by its author: %r %r"
+                % (trial, path, statuses, odd[:2]))
+
+
 if __name__ == "__main__":
     apilib.run([test_create_list_delete, test_comment_author_following_for_viewer,
-                test_comment_errors, test_comment_on_someone_elses_article], SRV, budget=120)
+                test_comment_errors, test_comment_on_someone_elses_article,
+                test_concurrent_deletes_by_the_author], SRV, budget=120)
