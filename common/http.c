@@ -565,6 +565,7 @@ static uint64_t http_server_seed(void)
     return http_now_ns() ^ ((uint64_t)getpid() << 32);
 }
 
+/* Create a server on base for listen_fd and start accepting; NULL on bad arguments. */
 struct http_server *http_server_new(struct event_base *base, int listen_fd,
                                     const struct http_limits *limits,
                                     const struct http_callbacks *cb)
@@ -595,6 +596,7 @@ struct http_server *http_server_new(struct event_base *base, int listen_fd,
     return s;
 }
 
+/* Stop accepting for good; close idle connections, the others after their response. */
 void http_server_drain(struct http_server *s)
 {
     if (s->draining)
@@ -625,6 +627,7 @@ void http_server_drain(struct http_server *s)
     }
 }
 
+/* Pause or resume accepting without touching open connections. */
 int http_server_pause_accept(struct http_server *s, bool paused)
 {
     s->paused = paused;
@@ -633,16 +636,19 @@ int http_server_pause_accept(struct http_server *s, bool paused)
     return http_server_update_accept(s);
 }
 
+/* Open sockets, lingering ones included. */
 size_t http_server_connections(const struct http_server *s)
 {
     return s->nconns;
 }
 
+/* Requests with their handler (orphans included). */
 size_t http_server_in_flight(const struct http_server *s)
 {
     return s->in_flight;
 }
 
+/* Close every connection and free the server; pending requests become orphans. */
 void http_server_free(struct http_server *s)
 {
     if (s == NULL)

@@ -18,21 +18,25 @@ static const char *http_request_base(const struct http_request *r)
     return r->conn->buf + r->conn->req_start;
 }
 
+/* The method, as counted in metrics. */
 enum http_method_id http_request_method(const struct http_request *r)
 {
     return r->method;
 }
 
+/* The method as sent ("-" when it was never parsed). */
 const char *http_request_method_name(const struct http_request *r)
 {
     return r->parser_method >= 0 ? http_method_str((enum http_method)r->parser_method) : "-";
 }
 
+/* The path, NUL-terminated in the read buffer. */
 const char *http_request_path(const struct http_request *r)
 {
     return r->path_static != NULL ? r->path_static : http_request_base(r) + r->path_off;
 }
 
+/* The query string without '?', or "". */
 const char *http_request_query(const struct http_request *r)
 {
     return r->query_off == HTTP_OFF_NONE ? "" : http_request_base(r) + r->query_off;
@@ -55,6 +59,7 @@ const char *http_request_header(const struct http_request *r, const char *name)
     return NULL;
 }
 
+/* The body, NUL-terminated in the read buffer. */
 const char *http_request_body(const struct http_request *r, size_t *len)
 {
     if (r->body_len == 0) {
@@ -67,26 +72,31 @@ const char *http_request_body(const struct http_request *r, size_t *len)
     return http_request_base(r) + r->body_off;
 }
 
+/* The request id (the client's or a generated one). */
 const char *http_request_id(const struct http_request *r)
 {
     return r->id;
 }
 
+/* The peer address as text. */
 const char *http_request_peer(const struct http_request *r)
 {
     return r->conn->peer;
 }
 
+/* Whether the client went away while the request was pending. */
 bool http_request_orphaned(const struct http_request *r)
 {
     return r->orphaned;
 }
 
+/* Record the route id for metrics. */
 void http_request_set_route(struct http_request *r, int route_id)
 {
     r->route_id = route_id;
 }
 
+/* The route id recorded for metrics (0 = unmatched). */
 int http_request_route(const struct http_request *r)
 {
     return r->route_id;

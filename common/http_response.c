@@ -32,6 +32,7 @@
         (p) += sizeof(lit) - 1;                                                                    \
     } while (0)
 
+/* Reason phrase of a status code (RFC 9110 wording), by class when unknown. */
 const char *http_status_reason(int status)
 {
     switch (status) {
@@ -447,12 +448,14 @@ static int http_respond_common(struct http_request *r, int status, const char *c
     return 0;
 }
 
+/* Answer with a copied body. */
 int http_respond(struct http_request *r, int status, const char *content_type, const char *body,
                  size_t len)
 {
     return http_respond_common(r, status, content_type, body, len, NULL);
 }
 
+/* Answer with a JSON body whose malloc'ed buffer the core takes over. */
 int http_respond_json_owned(struct http_request *r, int status, char *body, size_t len)
 {
     return http_respond_common(r, status, "application/json", body, len, body);
@@ -470,6 +473,7 @@ static bool http_header_reserved(const char *name)
     return false;
 }
 
+/* Queue a response header for the request's answer (validated, copied). */
 int http_response_header(struct http_request *r, const char *name, const char *value)
 {
     struct http_conn *c = r->conn;

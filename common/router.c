@@ -57,11 +57,13 @@ struct router {
     struct route routes[ROUTER_MAX_ROUTES];
 };
 
+/* An empty routing table (NULL when out of memory). */
 struct router *router_new(void)
 {
     return calloc(1, sizeof(struct router));
 }
 
+/* Free the table and its templates. */
 void router_free(struct router *r)
 {
     if (r == NULL)
@@ -178,6 +180,7 @@ static void router_update_allowed(struct route *rt)
     }
 }
 
+/* Route method + template to fn; returns the template's id or -1. */
 int router_add(struct router *r, enum http_method_id method, const char *tmpl, route_handler_fn fn)
 {
     if (r == NULL || tmpl == NULL || fn == NULL || (int)method < 0 || method >= HTTP_M_OTHER)
@@ -286,6 +289,7 @@ static route_handler_fn router_handler(const struct route *rt, enum http_method_
     return method == HTTP_M_HEAD ? rt->fn[HTTP_M_GET] : NULL;
 }
 
+/* Find the most specific template for path and the handler for method. */
 enum router_result router_match(const struct router *r, enum http_method_id method,
                                 const char *path, route_handler_fn *fn, struct route_params *params,
                                 int *route_id)
@@ -348,11 +352,13 @@ enum router_result router_match(const struct router *r, enum http_method_id meth
     return ROUTER_FOUND;
 }
 
+/* Ids in use, 0 (unmatched) included. */
 int router_route_count(const struct router *r)
 {
     return r->count + 1;
 }
 
+/* The template of an id, "unmatched" for 0 or an unknown id. */
 const char *router_route_label(const struct router *r, int route_id)
 {
     if (route_id < 1 || route_id > r->count)
@@ -360,6 +366,7 @@ const char *router_route_label(const struct router *r, int route_id)
     return r->routes[route_id - 1].label;
 }
 
+/* The "GET, HEAD, PUT" list of an id, "" for unknown ids. */
 const char *router_allowed_methods(const struct router *r, int route_id)
 {
     if (route_id < 1 || route_id > r->count)
@@ -367,6 +374,7 @@ const char *router_allowed_methods(const struct router *r, int route_id)
     return r->routes[route_id - 1].allowed;
 }
 
+/* A parameter's decoded value by name, or NULL. */
 const char *route_param(const struct route_params *p, const char *name)
 {
     for (int i = 0; i < p->count; i++)
