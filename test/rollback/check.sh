@@ -213,6 +213,28 @@ guard_rules() {
         echo "$out" | grep -q '^rate window: 5m$'
 }
 check "guard reads 4 triggers, thresholds, for: and the rate window from the rules" guard_rules
+check "guard reads the rules without PyYAML (python3 -S: no site packages)" \
+    sh -c "python3 -S $guard --check-rules | grep -c '^Conduitd' | grep -qx 4"
+guard_exprs_valid() {
+    # Every expression the guard sends to Prometheus (inlined, window rewritten, matchers added)
+    # is valid PromQL: promtool checks them as recording rules.
+    python3 - "$tmp/expanded.yml" <<'EOF2' || return 1
+import importlib.machinery, json, sys
+g = importlib.machinery.SourceFileLoader("g", "script/rollout-guard").load_module()
+rules = g.Rules("monitoring/rules/conduitd.rules.yml")
+with open(sys.argv[1], "w") as f:
+    f.write("groups:\n  - name: expanded\n    rules:\n")
+    for i, record in enumerate(sorted(rules.records)):
+        for window, match in ((None, None), (10, 'namespace="conduitd-production"')):
+            expr = rules.expanded(record, window, match)
+            if match:
+                assert expr.count('namespace="conduitd-production"') >= 2, expr
+            f.write("      - record: expanded:%d:%s\n        expr: %s\n"
+                    % (i, "w" if window else "n", json.dumps(expr)))
+EOF2
+    promtool check rules "$tmp/expanded.yml"
+}
+check "guard's inlined expressions (window rewritten, --match added) are valid PromQL" guard_exprs_valid
 triggers_doc() {
     "$guard" --check-rules >"$tmp/triggers.txt" || return 1
     sed -n '/<!-- triggers:begin -->/,/<!-- triggers:end -->/p' docs/rollback.md |

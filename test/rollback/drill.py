@@ -415,7 +415,9 @@ def run(name, failure, checks, workdir, db_url):
         checks.check("%s: Prometheus scrapes v1 and v2 with their version labels" % name, ok)
         window = WINDOW_A if failure else WINDOW_B
         guards = [
+            # --match as the deploy workflow passes it (here on a label the targets have).
             Guard(name + "-prometheus", ["--prometheus", prom.url, "--version", "v2",
+                                         "--match", 'job="conduitd"',
                                          "--window", window] + GUARD_ARGS, workdir),
             Guard(name + "-scrape", ["--version", "v2", "--window", window,
                                      "--metrics-url", "http://127.0.0.1:%d/metrics" % old.admin_port,
