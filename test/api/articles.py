@@ -445,11 +445,51 @@ def test_concurrent_deletes_by_the_owner():
                 A.check(b'"article":["not found"]' in r.body, "404 body: %r" % r.body)
 
 
+def test_writes_racing_a_delete():
+    # Favorites, comments and updates that race the article's deletion find it or not:
+    # success or 404 "article not found"; a valid token is never answered 401/403/5xx.
+    me = A.register("rdel")
+    fan = A.register("rdelfan")
+    allowed = {"favorite": (200, 404), "comments": (201, 404), "update": (200, 404)}
+    for trial in range(15):
+        slug = A.create_article(me, tags=["race_" + uid()])["slug"]
+        reqs = [("DELETE", "/api/articles/" + slug, None, me["token"], "delete")]
+        for i in range(3):
+            reqs += [("POST", "/api/articles/%s/favorite" % slug, None, fan["token"], "favorite"),
+                     ("POST", "/api/articles/%s/comments" % slug, {"comment": {"body": "c"}},
+                      fan["token"], "comments"),
+                     ("PUT", "/api/articles/" + slug, {"article": {"body": "b%d" % i}},
+                      me["token"], "update")]
+        out = []
+        gate = threading.Barrier(len(reqs))
+
+        def one(method, path, body, token, kind):
+            gate.wait()
+            out.append((kind, method, path, SRV.request(method, path, body=body, headers={
+                "Authorization": "Token " + token})))
+
+        threads = [threading.Thread(target=one, args=x) for x in reqs]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        for kind, method, path, r in out:
+            if kind == "delete":
+                A.check(r.status == 204, "trial %d: the author's DELETE %s: %d %r"
+                        % (trial, path, r.status, r.body))
+                continue
+            A.check(r.status in allowed[kind],
+                    "trial %d: %s %s racing the article's deletion: %d %r (expected %s)"
+                    % (trial, method, path, r.status, r.body, allowed[kind]))
+            if r.status == 404:
+                A.check(b'"article":["not found"]' in r.body, "404 body: %r" % r.body)
+
+
 if __name__ == "__main__":
     apilib.run([test_create_and_get, test_create_without_tags_has_empty_taglist,
                 test_create_errors, test_duplicate_titles_get_unique_slugs, test_update,
                 test_update_delete_errors, test_delete,
                 test_list_default_limit_order_and_pagination, test_list_filters, test_feed,
                 test_favorites, test_tags, test_tag_order_is_stable,
-                test_unknown_routes_are_json_404, test_concurrent_deletes_by_the_owner], SRV,
-               budget=240)
+                test_unknown_routes_are_json_404, test_concurrent_deletes_by_the_owner,
+                test_writes_racing_a_delete], SRV, budget=240)
