@@ -11,6 +11,7 @@ the other API tests) and script/services."""
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -21,7 +22,8 @@ from apilib import metric, uid, wait_for  # noqa: E402
 
 apilib.require_services()
 PG = apilib.PrivatePostgres()
-SRV = apilib.server(database_url=PG.url, redis_url="", workers=2)
+SRV = apilib.server(database_url=PG.url, redis_url="", workers=2,
+                    env={"CONDUIT_STATEMENT_TIMEOUT_MS": "2000"})
 A = apilib.Api(SRV)
 STATE = {}
 LEAKS = ("postgres", "libpq", "pq", "sql", "connection refused", "could not connect",
@@ -81,6 +83,52 @@ def test_serves_before_outage():
     STATE["pids"] = sorted(SRV.worker_pids())
     STATE["restarts"] = restarts()
     STATE["status_up"] = json.dumps(SRV.status().get("dependencies", {}).get("postgres"))
+
+
+def test_blocked_queries_time_out_without_blocking_workers():
+    # A lock holds every query on articles for 6 s. Requests that need the table get
+    # 503 once CONDUIT_STATEMENT_TIMEOUT_MS (2 s) cancels them; meanwhile the workers,
+    # whose queries are asynchronous, keep answering everything else at once.
+    locker = subprocess.Popen(
+        ["psql", PG.url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+         "BEGIN; LOCK TABLE articles IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.7)  # the lock is taken
+        A.check(locker.poll() is None, "psql holding the lock exited early: %r"
+                % (locker.stderr.read() if locker.poll() is not None else b""))
+        blocked = []
+
+        def read_article():
+            blocked.append(SRV.request("GET", "/api/articles/" + STATE["slug"], timeout=20))
+
+        threads = [threading.Thread(target=read_article) for _ in range(4)]
+        for th in threads:
+            th.start()
+        time.sleep(0.2)
+        # While 4 requests wait on the lock, both workers answer requests that need no
+        # locked table: 20 new connections, spread over the workers by the kernel.
+        for i in range(20):
+            try:
+                r = SRV.request("GET", "/healthz", timeout=1.5)
+            except OSError as e:
+                raise AssertionError("GET /healthz %d hung while queries waited on a lock "
+                                     "(a worker blocked on PostgreSQL?): %r" % (i, e))
+            A.check(r.status == 200, "/healthz during blocked queries: %d" % r.status)
+            r = SRV.request("GET", "/api/user", timeout=1.5)
+            A.check(r.status == 401, "GET /api/user without token during blocked queries: %d"
+                    % r.status)
+        for th in threads:
+            th.join(30)
+        A.check(len(blocked) == 4, "blocked requests did not all finish")
+        for r in blocked:
+            A.last = ("GET", "/api/articles/" + STATE["slug"], {}, None, r)
+            check_503(r, "query cancelled by statement_timeout")
+    finally:
+        locker.wait(30)
+    # The lock is gone: the same read works again, on the same workers.
+    A.expect(A.get("/api/articles/" + STATE["slug"]), 200, "after the lock")
+    A.check(sorted(SRV.worker_pids()) == STATE["pids"], "workers were replaced")
 
 
 def test_outage_gives_503():
@@ -181,5 +229,6 @@ def test_stop_mid_stream():
 
 if __name__ == "__main__":
     with PG:
-        apilib.run([test_serves_before_outage, test_outage_gives_503,
+        apilib.run([test_serves_before_outage,
+                    test_blocked_queries_time_out_without_blocking_workers, test_outage_gives_503,
                     test_recovers_without_restart, test_stop_mid_stream], SRV, budget=240)
