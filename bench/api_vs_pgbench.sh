@@ -102,6 +102,7 @@ start_server() {
     for _ in $(seq 1 100); do
         if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
             printf -v "port_$name" '%s' "$port"
+            printf -v "admin_$name" '%s' "$admin"
             return 0
         fi
         sleep 0.1
@@ -153,6 +154,15 @@ run_wrk list_limit20 "$url_on" list
 run_wrk feed "$url_on" feed "$token"
 run_wrk tags "$url_on" tags
 run_wrk profile "$url_on" profile
+
+# What the cache did on each server (cache off must show no lookups).
+# shellcheck disable=SC2154 # set by start_server through printf -v
+for name in on off; do
+    admin_var="admin_$name"
+    hits=$(curl -fsS "http://127.0.0.1:${!admin_var}/metrics" |
+        awk '/^conduitd_cache_requests_total/ { printf "%s ", $0 }')
+    echo "bench: cache $name: ${hits:-no cache metrics}"
+done
 
 echo "bench: pgbench -S -c 8 -j 2 -T $duration"
 mkdir -p "$work/pglog"

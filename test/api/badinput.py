@@ -303,8 +303,29 @@ def test_unicode_verbatim():
     A.check(got["article"]["tagList"] == a["tagList"], "unicode tag verbatim")
 
 
+def test_clients_that_go_away():
+    # Clients that send a request and hang up before the answer (while its query runs,
+    # or while a login hashes): the workers survive and the sanitizers stay quiet.
+    u = me()
+    pids = sorted(SRV.worker_pids())
+    login = json.dumps({"user": {"email": u["email"], "password": "password123"}}).encode()
+    for i in range(150):
+        path = ["/api/articles?limit=20", "/api/articles/" + u["slug"], "/api/tags",
+                "/api/articles/%s/comments" % u["slug"], "/api/profiles/" + u["username"]][i % 5]
+        with socket.create_connection(("127.0.0.1", SRV.port), timeout=10) as s:
+            if i % 10 == 9:
+                s.sendall(b"POST /api/users/login HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                          b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(login), login))
+            else:
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Token %s\r\n\r\n"
+                          % (path.encode(), u["token"].encode()))
+    alive()
+    A.expect(A.get("/api/articles/" + u["slug"]), 200, "article after abandoned requests")
+    A.check(sorted(SRV.worker_pids()) == pids, "a worker died after abandoned requests")
+
+
 if __name__ == "__main__":
     apilib.run([test_malformed_json, test_wrong_json_shapes, test_wrong_types,
                 test_invalid_utf8_and_nul, test_deeply_nested, test_huge_body_413,
                 test_bad_query_parameters, test_sql_metacharacters_stored_verbatim,
-                test_unicode_verbatim], SRV, budget=180)
+                test_unicode_verbatim, test_clients_that_go_away], SRV, budget=180)
