@@ -35,14 +35,22 @@ def wait_for(predicate, timeout, interval=0.02, what="condition"):
 
 
 def pid_alive(pid):
-    """True while pid exists and is not a zombie."""
+    """True while any thread of process pid is still running (not a zombie).
+    The main thread of a killed multi-threaded process can show as a zombie
+    while its other threads still exit and hold its descriptors."""
     try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
+        tasks = os.listdir("/proc/%d/task" % pid)
     except (FileNotFoundError, ProcessLookupError):
         return False
-    state = stat[stat.rindex(")") + 2]
-    return state not in ("Z", "X")
+    for tid in tasks:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                stat = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if stat[stat.rindex(")") + 2] not in ("Z", "X"):
+            return True
+    return False
 
 
 def connect(port, timeout=5.0):
