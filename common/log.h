@@ -26,8 +26,8 @@ void log_write(enum log_level level, const char *msg, const char *fields_fmt, ..
             log_write((lvl), (msg), __VA_ARGS__);                                                  \
     } while (0)
 #define log_debug(msg, ...) log_at(LOG_LEVEL_DEBUG, msg, __VA_ARGS__)
-#define log_info(msg, ...) log_at(LOG_LEVEL_INFO, msg, __VA_ARGS__)
-#define log_warn(msg, ...) log_at(LOG_LEVEL_WARN, msg, __VA_ARGS__)
+#define log_info(msg, ...)  log_at(LOG_LEVEL_INFO, msg, __VA_ARGS__)
+#define log_warn(msg, ...)  log_at(LOG_LEVEL_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_at(LOG_LEVEL_ERROR, msg, __VA_ARGS__)
 
 /* Escape s as the inside of a JSON string into buf (always NUL-terminated). */

@@ -23,13 +23,13 @@
 
 #define ROUTER_MAX_ROUTES 48
 #define ROUTER_MAX_PARAMS 4
-#define ROUTER_PARAM_MAX 256
-#define ROUTER_UNMATCHED 0
+#define ROUTER_PARAM_MAX  256
+#define ROUTER_UNMATCHED  0
 
 struct route_params {
     int count;
     struct {
-        const char *name;            /* points into the template table */
+        const char *name;             /* points into the template table */
         char value[ROUTER_PARAM_MAX]; /* percent-decoded segment */
     } p[ROUTER_MAX_PARAMS];
 };
@@ -44,20 +44,20 @@ void router_free(struct router *r);
 
 /* Add a route; returns its id (>= 1), or -1 when the table is full or the
  * template is malformed. Several methods may share one template and id. */
-int router_add(struct router *r, enum http_method_id method, const char *tmpl,
-               route_handler_fn fn) __attribute__((warn_unused_result));
+int router_add(struct router *r, enum http_method_id method, const char *tmpl, route_handler_fn fn)
+    __attribute__((warn_unused_result));
 
 enum router_result {
-    ROUTER_FOUND,       /* *fn and *params set */
-    ROUTER_NOT_FOUND,   /* no template matches the path: 404 */
-    ROUTER_BAD_METHOD,  /* a template matches but not for this method: 405 */
-    ROUTER_BAD_PATH,    /* bad percent-encoding or a segment too long: 400 */
+    ROUTER_FOUND,      /* *fn and *params set */
+    ROUTER_NOT_FOUND,  /* no template matches the path: 404 */
+    ROUTER_BAD_METHOD, /* a template matches but not for this method: 405 */
+    ROUTER_BAD_PATH,   /* bad percent-encoding or a segment too long: 400 */
 };
 
 /* Match; *route_id is set for FOUND and BAD_METHOD (else ROUTER_UNMATCHED). */
 enum router_result router_match(const struct router *r, enum http_method_id method,
-                                const char *path, route_handler_fn *fn,
-                                struct route_params *params, int *route_id);
+                                const char *path, route_handler_fn *fn, struct route_params *params,
+                                int *route_id);
 
 /* Number of ids in use, including 0; and the label of an id. */
 int router_route_count(const struct router *r);
