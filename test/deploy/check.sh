@@ -31,6 +31,7 @@
 # tool SKIPs its checks loudly, unless DEPLOY_CHECKS_STRICT=1 (the default
 # when CI is set), which FAILs them.
 #
+# DEPLOY_CHECKS_VERBOSE=1 also shows the output of the checks that pass.
 # Last line: "deploy-checks: N passed, M failed, K skipped". Exit 1 on failure.
 set -uo pipefail
 
@@ -76,6 +77,7 @@ check() {
     shift
     if "$@" >"$out" 2>&1; then
         pass "$name"
+        [ -z "${DEPLOY_CHECKS_VERBOSE:-}" ] || sed 's/^/    /' "$out"
     else
         fail "$name"
         sed 's/^/    /' "$out" | grep -v '^    ok ' | head -n 40
@@ -233,13 +235,16 @@ if [ "$node_ok" = yes ]; then
 fi
 
 # docker_build_replay: the Dockerfile's build stage without Docker: the
-# tracked files minus what .dockerignore excludes by name, then the build
+# working tree's files that git does not ignore (tracked and new; in a fresh
+# clone, exactly the tracked ones) minus what .dockerignore excludes by
+# name, then the build
 # stage's RUN commands after `COPY . .` (paths moved under a scratch
 # directory), then the files the runtime stage copies out of it must exist.
 docker_build_replay() {
     local ctx="$work/docker" script name f
     mkdir -p "$ctx/src"
-    git ls-files -z | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
+    git ls-files -z --cached --others --exclude-standard |
+        while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
         tar -c --null -T - -f - | tar -x -C "$ctx/src" || return 1
     while IFS= read -r name; do
         case "$name" in '' | '#'* | *'*'* | *'?'* | '!'* | */*) continue ;; esac
