@@ -3,9 +3,9 @@
 What it relies on: test/harness.py (the lead's harness: starts the real conduitd
 on free loopback ports), the environment (DATABASE_URL, REDIS_URL from
 `script/services start`; CONDUITD, CONDUIT_SRCDIR from `make check`), and for
-the outage tests script/services, which can run a private PostgreSQL or Redis
-in its own directory on its own port (CONDUIT_RUN_DIR, CONDUIT_PG_PORT,
-CONDUIT_REDIS_PORT).
+the outage tests the Debian packages' redis-server and PostgreSQL binaries,
+run privately in a temporary directory on a free port (PostgreSQL as the
+`postgres` user through runuser when we are root, since initdb refuses root).
 
 Every test file: builds an Api around one conduitd of its own, runs its test
 functions through run(), which stops the server, fails on sanitizer reports
@@ -16,6 +16,7 @@ Python 3 standard library only.
 """
 
 import base64
+import glob
 import hashlib
 import hmac
 import json
@@ -49,12 +50,6 @@ def uid():
 
 def srcdir():
     return harness.srcdir()
-
-
-def services_script():
-    """Path of script/services, or None when the tree does not have it."""
-    path = os.path.join(srcdir(), "script", "services")
-    return path if os.access(path, os.X_OK) else None
 
 
 def watchdog(seconds):
@@ -299,41 +294,17 @@ def jwt_sign(header, payload, secret, alg="sha256"):
     return signing + "." + b64url(sig)
 
 
-# ---- private Redis and PostgreSQL instances (through script/services) ----
+# ---- private Redis and PostgreSQL instances, for the outage tests -----------
 class _Private:
-    """A service of script/services in a directory and on a port of our own."""
+    """A server of our own in a temporary directory on a free loopback port."""
 
     kind = ""
 
     def __init__(self):
-        self.script = services_script()
-        if self.script is None:
-            harness.skip("script/services not found: cannot run a private " + self.kind)
         self.dir = tempfile.mkdtemp(prefix="conduit-%s-" % self.kind)
         os.chmod(self.dir, 0o755)
         self.port = harness.free_port()
         _started.append(self)
-
-    def _env(self):
-        env = dict(os.environ)
-        env["CONDUIT_RUN_DIR"] = self.dir
-        env["CONDUIT_PG_PORT"] = str(self.port)
-        env["CONDUIT_REDIS_PORT"] = str(self.port)
-        return env
-
-    def _svc(self, cmd, timeout=90):
-        p = subprocess.run([self.script, cmd], env=self._env(), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
-        if p.returncode != 0:
-            raise AssertionError("script/services %s exited %d:\n%s"
-                                 % (cmd, p.returncode, p.stdout.decode(errors="replace")))
-
-    def start(self):
-        self._svc("start-" + self.kind)
-        return self
-
-    def stop(self):
-        self._svc("stop-" + self.kind)
 
     def kill(self):
         """Stop and remove the directory (best effort, for cleanup)."""
@@ -351,22 +322,118 @@ class _Private:
 
 
 class PrivateRedis(_Private):
+    """redis-server in the foreground, no persistence: a restart starts empty."""
+
     kind = "redis"
+
+    def __init__(self):
+        if shutil.which("redis-server") is None:
+            harness.skip("redis-server not installed (script/bootstrap installs it)")
+        super().__init__()
+        self.proc = None
 
     @property
     def url(self):
         return "redis://127.0.0.1:%d/0" % self.port
 
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "redis.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", self.dir,
+             "--save", "", "--appendonly", "no", "--daemonize", "no"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.command("PING") == "PONG", 10, "private redis answers PING")
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)  # in case a test left it stopped
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
     def command(self, *args):
         return redis_command(self.port, *args)
 
 
+def _pg_bin():
+    for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.access(os.path.join(d, "pg_ctl"), os.X_OK):
+            return d
+    return None
+
+
 class PrivatePostgres(_Private):
+    """A PostgreSQL cluster of our own (initdb refuses root: runs as `postgres`),
+    with the role and database of DATABASE_URL's usual shape (conduit/conduit)."""
+
     kind = "postgres"
+
+    def __init__(self):
+        self.bin = _pg_bin()
+        if self.bin is None:
+            harness.skip("PostgreSQL server binaries not found under /usr/lib/postgresql")
+        if os.getuid() == 0 and shutil.which("runuser") is None:
+            harness.skip("runuser not found: cannot run initdb as postgres")
+        super().__init__()
+        self.data = os.path.join(self.dir, "pgdata")
+        self.logfile = os.path.join(self.dir, "postgres.log")
+        self.initialised = False
 
     @property
     def url(self):
         return "postgresql://conduit:conduit@127.0.0.1:%d/conduit" % self.port
+
+    def _run(self, *cmd, timeout=120):
+        argv = list(cmd)
+        if os.getuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--"] + argv
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        if p.returncode != 0:
+            log = ""
+            if os.path.exists(self.logfile):
+                with open(self.logfile, errors="replace") as f:
+                    log = f.read()[-3000:]
+            raise AssertionError("%s exited %d:\n%s\n%s" % (" ".join(cmd), p.returncode,
+                                                             p.stdout.decode(errors="replace"), log))
+
+    def start(self):
+        if not self.initialised:
+            os.mkdir(self.data, 0o700)
+            open(self.logfile, "a").close()
+            if os.getuid() == 0:
+                shutil.chown(self.data, "postgres", "postgres")
+                shutil.chown(self.logfile, "postgres", "postgres")
+            self._run(os.path.join(self.bin, "initdb"), "-D", self.data, "-U", "postgres",
+                      "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8")
+            with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+                f.write("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = ''\n"
+                        "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                        "max_connections = 100\n" % self.port)
+        self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-l", self.logfile, "-w",
+                  "-t", "60", "start")
+        if not self.initialised:
+            psql = ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-X", "-q",
+                    "-v", "ON_ERROR_STOP=1"]
+            subprocess.run(psql + ["-c", "CREATE ROLE conduit LOGIN PASSWORD 'conduit'",
+                                   "-c", "CREATE DATABASE conduit OWNER conduit"],
+                           check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           timeout=60)
+            self.initialised = True
+        return self
+
+    def stop(self):
+        if self.initialised and os.path.exists(os.path.join(self.data, "postmaster.pid")):
+            self._run(os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "fast", "-w",
+                      "stop")
 
 
 def redis_command(port, *args, timeout=5):

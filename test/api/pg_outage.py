@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """pg_outage.py: PostgreSQL goes away and comes back. On a private PostgreSQL
-(script/services in a directory and on a port of its own, so the other tests'
+(initdb in a temporary directory, on a port of its own, so the other tests'
 database is not disturbed) and without Redis (so every read needs the
 database): while it is down every API request gets 503 with Retry-After and a
 JSON error without internal text, workers stay up, /readyz stays 200, the
 metrics and the log say so; a stream of requests across the stop sees only
 answers (no reset, no 500); after it restarts the same workers serve again by
 themselves. Needs DATABASE_URL and REDIS_URL (else SKIP: the same switch as
-the other API tests) and script/services."""
+the other API tests)."""
 
 import json
 import os

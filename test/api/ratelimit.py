@@ -3,7 +3,7 @@
 (CONDUIT_RATE_LIMIT_AUTH per CONDUIT_RATE_LIMIT_WINDOW): the request over the
 limit gets 429 with Retry-After and a JSON error, other endpoints are not
 limited, a spoofed X-Forwarded-For does not reset the count, and the limit
-lifts after Retry-After. Runs its own Redis (through script/services) so no
+lifts after Retry-After. Runs its own Redis (redis-server) so no
 other test's logins count against it; the database is DATABASE_URL.
 Needs DATABASE_URL and REDIS_URL (else SKIP)."""
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """redis_outage.py: Redis goes away and comes back. With a private Redis
-(script/services on a port of its own) and the shared PostgreSQL: while Redis
+(redis-server on a port of its own) and the shared PostgreSQL: while Redis
 is down the API keeps serving fresh data from PostgreSQL, rate limits fail
 open, /metrics says conduitd_dependency_up{dependency="redis"} 0 and counts
 the errors; when Redis is back the workers reconnect by themselves (limits and
@@ -116,8 +116,7 @@ def test_frozen_redis_does_not_hang_or_go_stale():
                    token=u["token"]), 200, "update")
     for _ in range(6):
         A.check(article()["body"] == "before freeze", "read before freeze")
-    with open(os.path.join(R.dir, "redis", "redis.pid")) as f:
-        pid = int(f.read().strip())
+    pid = R.pid
     os.kill(pid, signal.SIGSTOP)
     try:
         started = time.monotonic()
