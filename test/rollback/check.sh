@@ -304,6 +304,20 @@ if current != table:
 EOF
     }
     check "docs/rollback.md shows the budget the files give (test/rollback/budget.py --markdown)" budget_doc
+    budget_breaks() {
+        # A copy of the tree whose error-ratio `for:` is 10m must exceed the budget.
+        local copy="$tmp/budget-copy"
+        rm -rf "$copy" && mkdir -p "$copy/monitoring/rules" "$copy/script"
+        cp -r k8s "$copy/"
+        cp script/rollout-guard "$copy/script/"
+        sed '0,/^        for: 2m$/s//        for: 10m/' "$rules" >"$copy/monitoring/rules/conduitd.rules.yml"
+        grep -q '^        for: 10m$' "$copy/monitoring/rules/conduitd.rules.yml" || return 1
+        if CONDUIT_SRCDIR="$copy" "$py" "$here/budget.py"; then
+            echo "budget.py passed with for: 10m"
+            return 1
+        fi
+    }
+    check "budget.py fails when a change breaks the budget (for: 10m in a copy)" budget_breaks
 fi
 
 echo "--- dashboard"
