@@ -227,6 +227,19 @@ static void metrics_workers(struct mbuf *b, const struct scoreboard *sb,
     mbuf_printf(b, "conduitd_crash_loop %d\n", by_state[SB_BACKOFF]);
     mbuf_family(b, "conduitd_generation", "gauge", "Current worker generation.");
     mbuf_printf(b, "conduitd_generation %u\n", x->generation);
+    mbuf_family(b, "conduitd_reloads_total", "counter",
+                "Configuration reloads (HUP), by result; a failed one left the old generation "
+                "serving.");
+    mbuf_printf(b, "conduitd_reloads_total{result=\"ok\"} %llu\n",
+                (unsigned long long)x->reloads_ok);
+    mbuf_printf(b, "conduitd_reloads_total{result=\"failed\"} %llu\n",
+                (unsigned long long)x->reloads_failed);
+    mbuf_family(b, "conduitd_upgrades_total", "counter",
+                "Binary upgrades (USR2) started by this process, by result.");
+    mbuf_printf(b, "conduitd_upgrades_total{result=\"ok\"} %llu\n",
+                (unsigned long long)x->upgrades_ok);
+    mbuf_printf(b, "conduitd_upgrades_total{result=\"failed\"} %llu\n",
+                (unsigned long long)x->upgrades_failed);
     if (x->listen_queue_depth >= 0) {
         mbuf_family(b, "conduitd_listen_queue_depth", "gauge",
                     "Connections waiting in the API socket's accept queue.");

@@ -20,6 +20,10 @@ struct metrics_extra {
     const char *revision;       /* conduitd_build_info{revision} */
     uint32_t generation;        /* conduitd_generation */
     int ready;                  /* conduitd_ready: 1 if /readyz would answer 200 */
+    uint64_t reloads_ok;        /* conduitd_reloads_total{result="ok"} */
+    uint64_t reloads_failed;    /* conduitd_reloads_total{result="failed"} */
+    uint64_t upgrades_ok;       /* conduitd_upgrades_total{result="ok"} */
+    uint64_t upgrades_failed;   /* conduitd_upgrades_total{result="failed"} */
     int64_t listen_queue_depth; /* conduitd_listen_queue_depth; < 0: not emitted */
     int64_t rss_bytes;          /* process_resident_memory_bytes */
     double cpu_seconds;         /* process_cpu_seconds_total */

@@ -232,6 +232,7 @@ void sb_fold_retired(struct scoreboard *sb, uint32_t slot_index)
 
     memset(&slot->c, 0, sizeof(slot->c));
     slot->requests_served = 0;
+    slot->recycle = 0;
     slot->pid = 0;
     slot->generation = 0;
     slot->started_ms = 0;

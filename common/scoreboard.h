@@ -95,6 +95,8 @@ struct sb_slot {
     int64_t db_pool_idle;      /* gauge */
     int dep_up[SB_DEP__COUNT]; /* gauge: 1 up, 0 down, -1 not configured */
     uint64_t requests_served;  /* for /status and max-requests */
+    int recycle;               /* set once by the worker when it has served
+                                  --max-requests (+ jitter): replace me */
     struct sb_counters c;
 };
 

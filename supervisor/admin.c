@@ -3,10 +3,12 @@
  * with the same HTTP core the workers use:
  *
  *   GET /healthz  liveness: the supervisor's loop answers
- *   GET /readyz   200 {"status":"ready"} when every configured slot has a
- *                 ready worker and no stop is under way, else 503 with the
- *                 reason; every answer is counted
- *   GET /status   JSON: workers, restarts by cause, dependencies, version
+ *   GET /readyz   200 {"status":"ready"} once every configured slot has
+ *                 had a ready worker (the warm-up), then while at least one
+ *                 worker serves and no stop is under way; else 503 with the
+ *                 reason (sv_ready); every answer is counted
+ *   GET /status   JSON: workers, restarts by cause, generation, reload and
+ *                 upgrade state, dependencies, version
  *   GET /metrics  Prometheus text 0.0.4 (common/metrics.c)
  *
  * Process figures for /metrics are read at scrape time from /proc for the
@@ -124,6 +126,10 @@ static void admin_metrics(struct http_request *req, const struct route_params *p
     x.revision = CONDUIT_REVISION;
     x.generation = sv->generation;
     x.ready = sv_ready(sv, &reason);
+    x.reloads_ok = sv->reloads[0];
+    x.reloads_failed = sv->reloads[1];
+    x.upgrades_ok = sv->upgrades[0];
+    x.upgrades_failed = sv->upgrades[1];
     x.listen_queue_depth = listen_queue_depth(sv->api_fd);
     x.start_time_seconds = (double)sv->start_wall_ms / 1000.0;
     admin_process_figures(sv, &x);
@@ -182,6 +188,11 @@ static int admin_status_worker(const struct supervisor *sv, uint32_t i, cJSON *a
              cJSON_AddNumberToObject(o, "requests", 0) != NULL;
     }
     ok = ok && cJSON_AddBoolToObject(o, "retiring", ws->retiring) != NULL &&
+         cJSON_AddBoolToObject(o, "wanted", ws->wanted) != NULL &&
+         cJSON_AddBoolToObject(o, "hung", ws->pid > 0 && ws->hung_since_ms != 0) != NULL &&
+         cJSON_AddBoolToObject(o, "recycling",
+                               ws->pid > 0 && __atomic_load_n(&slot->recycle, __ATOMIC_RELAXED)) !=
+             NULL &&
          cJSON_AddNumberToObject(o, "quick_deaths", ws->backoff.failures) != NULL;
     if (ok && state == SB_BACKOFF)
         ok = cJSON_AddNumberToObject(
@@ -206,6 +217,40 @@ static const char *admin_dependency_state(const struct supervisor *sv, int dep)
             up = 0;
     }
     return !seen ? "not configured" : up ? "up" : "down";
+}
+
+/* The reload and upgrade objects of /status; 0 or -1. */
+static int admin_status_changes(const struct supervisor *sv, cJSON *root)
+{
+    static const char *const upgrade_states[] = {"none", "pending", "done"};
+    uint32_t crash_loop = 0;
+    cJSON *r, *u, *sock;
+
+    for (uint32_t i = 0; i < sv->sb->nslots; i++)
+        if (__atomic_load_n(&sv->sb->slots[i].state, __ATOMIC_ACQUIRE) == SB_BACKOFF)
+            crash_loop++;
+    if (cJSON_AddNumberToObject(root, "crash_loop", crash_loop) == NULL ||
+        cJSON_AddBoolToObject(root, "warm", sv->warm) == NULL ||
+        (r = cJSON_AddObjectToObject(root, "reload")) == NULL ||
+        cJSON_AddBoolToObject(r, "in_progress", sv->reload.active) == NULL ||
+        cJSON_AddNumberToObject(r, "ok", (double)sv->reloads[0]) == NULL ||
+        cJSON_AddNumberToObject(r, "failed", (double)sv->reloads[1]) == NULL)
+        return -1;
+    if (sv->reload.active &&
+        (cJSON_AddNumberToObject(r, "generation", sv->reload.generation) == NULL ||
+         cJSON_AddNumberToObject(r, "workers", sv->reload.target) == NULL))
+        return -1;
+    if ((u = cJSON_AddObjectToObject(root, "upgrade")) == NULL ||
+        cJSON_AddStringToObject(u, "state", upgrade_states[sv->upgrade.state]) == NULL ||
+        cJSON_AddNumberToObject(u, "new_pid", sv->upgrade.pid) == NULL ||
+        cJSON_AddNumberToObject(u, "ok", (double)sv->upgrades[0]) == NULL ||
+        cJSON_AddNumberToObject(u, "failed", (double)sv->upgrades[1]) == NULL ||
+        cJSON_AddStringToObject(u, "binary", sv->exe_path) == NULL ||
+        (sock = cJSON_AddObjectToObject(root, "sockets")) == NULL ||
+        cJSON_AddStringToObject(sock, "api", sv->api_inherited ? "inherited" : "bound") == NULL ||
+        cJSON_AddStringToObject(sock, "admin", sv->admin_inherited ? "inherited" : "bound") == NULL)
+        return -1;
+    return 0;
 }
 
 /* GET /status */
@@ -236,7 +281,10 @@ static void admin_status(struct http_request *req, const struct route_params *p,
              cJSON_AddNumberToObject(root, "workers_configured", sv->nwanted) != NULL &&
              (workers = cJSON_AddArrayToObject(root, "workers")) != NULL &&
              (restarts = cJSON_AddObjectToObject(root, "restarts")) != NULL &&
-             (deps = cJSON_AddObjectToObject(root, "dependencies")) != NULL;
+             (deps = cJSON_AddObjectToObject(root, "dependencies")) != NULL &&
+             admin_status_changes(sv, root) == 0;
+        if (ok && !ready)
+            ok = cJSON_AddStringToObject(root, "not_ready_reason", reason) != NULL;
     }
     for (uint32_t i = 0; ok && i < sv->sb->nslots; i++) {
         int state = __atomic_load_n(&sv->sb->slots[i].state, __ATOMIC_ACQUIRE);
@@ -341,7 +389,23 @@ int admin_start(struct supervisor *sv, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot serve the admin socket");
         return -1;
     }
+    if (sv->admin_paused && http_server_pause_accept(sv->admin, true) != 0) {
+        snprintf(errbuf, errlen, "cannot pause the admin socket");
+        return -1;
+    }
     return 0;
+}
+
+void admin_pause(struct supervisor *sv, bool paused)
+{
+    if (sv->admin != NULL && http_server_pause_accept(sv->admin, paused) != 0)
+        log_error("cannot change admin accepting", "\"paused\":%s", paused ? "true" : "false");
+}
+
+void admin_drain(struct supervisor *sv)
+{
+    if (sv->admin != NULL)
+        http_server_drain(sv->admin);
 }
 
 void admin_stop(struct supervisor *sv)

@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         }
         log_warn("dev mode: using a generated JWT_SECRET; tokens end with this process", "");
     }
-    if (sv_init(&sv, &s, err, sizeof(err)) != 0) {
+    if (sv_init(&sv, &s, argc, argv, err, sizeof(err)) != 0) {
         fprintf(stderr, "conduitd: %s\n", err);
         return 1;
     }

@@ -13,7 +13,14 @@
  * Reap: on SIGCHLD, a waitpid(-1, WNOHANG) loop (wait4, for the child's CPU
  * time). Each exit is classified (enum sb_restart_reason), logged, its
  * counters folded into the scoreboard's retired totals before the slot can
- * be reused, and the slot respawned now or after its back-off delay.
+ * be reused, and the slot respawned now or after its back-off delay. A
+ * child that is no worker is the new binary of an upgrade (upgrade.c).
+ *
+ * Hung workers: every tick compares each live worker's heartbeat (stamped
+ * by its loop's timer) with --worker-timeout. A silent one gets SIGABRT,
+ * so that a core dump or a backtrace can be had, and SIGKILL if it is
+ * still there SV_HUNG_GRACE_MS later (a stopped process cannot act on
+ * SIGABRT, a core dump can take time). Its death counts as reason "hung".
  */
 #include "config.h"
 
@@ -61,6 +68,15 @@ static void spawn_close_inherited(int keep_a, int keep_b)
     }
 }
 
+/* The settings a worker of generation gen runs with: a reload's new ones
+ * for its generation, else the current ones. */
+static const struct settings *spawn_settings_for(const struct supervisor *sv, uint32_t gen)
+{
+    if (sv->reload.active && gen == sv->reload.generation && sv->reload.settings != NULL)
+        return sv->reload.settings;
+    return sv->settings;
+}
+
 /* The child's side of the fork; never returns. */
 static void __attribute__((noreturn))
 spawn_child(struct supervisor *sv, uint32_t i, uint32_t generation, int control_fd)
@@ -80,7 +96,8 @@ spawn_child(struct supervisor *sv, uint32_t i, uint32_t generation, int control_
     if (getppid() != sv->pid)
         _exit(1);
     spawn_close_inherited(sv->api_fd, control_fd);
-    worker_main(sv->settings, sv->sb, i, generation, sv->router, sv->api_fd, control_fd);
+    worker_main(spawn_settings_for(sv, generation), sv->sb, i, generation, sv->router, sv->api_fd,
+                control_fd);
 }
 
 int sv_spawn(struct supervisor *sv, uint32_t i)
@@ -96,7 +113,7 @@ int sv_spawn(struct supervisor *sv, uint32_t i)
                   strerror(errno));
         goto backoff;
     }
-    slot->generation = sv->generation;
+    slot->generation = ws->generation;
     slot->started_ms = proc_wall_ms();
     slot->heartbeat_ms = proc_mono_ms();
     slot->pid = 0;
@@ -109,7 +126,7 @@ int sv_spawn(struct supervisor *sv, uint32_t i)
     pid = fork();
     if (pid == 0) {
         /* The child: our end of the pair is fds[1]. */
-        spawn_child(sv, i, sv->generation, fds[1]);
+        spawn_child(sv, i, ws->generation, fds[1]);
     }
     if (sigprocmask(SIG_SETMASK, &old, NULL) != 0)
         log_error("cannot restore the signal mask", "\"error\":\"%s\"", strerror(errno));
@@ -122,13 +139,15 @@ int sv_spawn(struct supervisor *sv, uint32_t i)
     slot->pid = pid;
     ws->pid = pid;
     ws->control_fd = fds[0];
-    ws->generation = sv->generation;
     ws->retiring = false;
+    ws->hung_killed = false;
     ws->kill_reason = -1;
+    ws->replaced_by = -1;
     ws->started_mono_ms = proc_mono_ms();
+    ws->hung_since_ms = 0;
     ws->last_cpu_us = 0;
     log_info("worker started", "\"slot\":%u,\"pid\":%d,\"generation\":%u", i, (int)pid,
-             sv->generation);
+             ws->generation);
     return 0;
 
 close_pair:
@@ -190,7 +209,7 @@ static void spawn_handle_exit(struct supervisor *sv, uint32_t i, int status,
                       (uint64_t)ru->ru_stime.tv_sec * 1000000 + (uint64_t)ru->ru_stime.tv_usec;
     int reason = spawn_classify(ws, status);
     const char *rname = reason >= 0 ? spawn_reason_names[reason] : "asked";
-    bool expected = reason < 0 || sv->phase != SV_SERVING;
+    bool expected = reason < 0 || reason == SB_RESTART_RECYCLE || sv->phase != SV_SERVING;
     enum log_level lvl = expected ? LOG_LEVEL_INFO : LOG_LEVEL_WARN;
 
     if (WIFEXITED(status))
@@ -216,16 +235,23 @@ static void spawn_handle_exit(struct supervisor *sv, uint32_t i, int status,
     ws->control_fd = -1;
     ws->pid = 0;
     ws->retiring = false;
+    ws->hung_killed = false;
     ws->kill_reason = -1;
+    ws->replaced_by = -1;
+    ws->hung_since_ms = 0;
     ws->last_cpu_us = 0;
 
-    if (sv->phase != SV_SERVING || !ws->wanted)
+    if (sv->phase != SV_SERVING)
+        return;
+    /* Counted even when the slot is not to be refilled (a recycled worker
+     * whose replacement already serves, a worker of a retired generation). */
+    if (reason >= 0)
+        sv->sb->restarts[reason]++;
+    if (!ws->wanted)
         return;
     int64_t delay = 0;
-    if (reason >= 0) {
-        sv->sb->restarts[reason]++;
+    if (reason >= 0 && reason != SB_RESTART_RECYCLE)
         delay = backoff_next(&ws->backoff, ran_ms, reason == SB_RESTART_CONFIG);
-    }
     if (delay == 0) {
         (void)sv_spawn(sv, i);
         return;
@@ -233,12 +259,15 @@ static void spawn_handle_exit(struct supervisor *sv, uint32_t i, int status,
     __atomic_store_n(&sv->sb->slots[i].state, SB_BACKOFF, __ATOMIC_RELEASE);
     ws->respawn_at_ms = now + delay;
     log_warn("worker respawn delayed",
-             "\"slot\":%u,\"delay_ms\":%lld,\"quick_deaths\":%u,\"reason\":\"%s\"", i,
-             (long long)delay, ws->backoff.failures, rname);
+             "\"slot\":%u,\"generation\":%u,\"delay_ms\":%lld,\"quick_deaths\":%u,"
+             "\"reason\":\"%s\"",
+             i, ws->generation, (long long)delay, ws->backoff.failures, rname);
 }
 
 void sv_reap(struct supervisor *sv)
 {
+    bool reaped = false;
+
     for (;;) {
         struct rusage ru;
         int status;
@@ -254,10 +283,21 @@ void sv_reap(struct supervisor *sv)
         }
         int i = spawn_find_slot(sv, pid);
         if (i < 0) {
-            log_warn("reaped an unknown child", "\"pid\":%d", (int)pid);
+            if (!sv_upgrade_reaped(sv, pid, status))
+                log_warn("reaped an unknown child", "\"pid\":%d", (int)pid);
             continue;
         }
         spawn_handle_exit(sv, (uint32_t)i, status, &ru);
+        reaped = true;
+    }
+    if (reaped && sv->phase == SV_SERVING) {
+        /* A slot may have freed up or failed: reloads and an upgrade's
+         * start-up decide at once rather than on the next tick. */
+        int64_t now = proc_mono_ms();
+        sv_fill_missing(sv);
+        sv_reload_progress(sv, now);
+        sv_recycle_progress(sv);
+        sv_upgrade_tick(sv, now);
     }
     sv_check_done(sv);
 }
@@ -292,6 +332,63 @@ void sv_kill(struct supervisor *sv, uint32_t i, int sig, enum sb_restart_reason 
     if (kill(ws->pid, sig) != 0 && errno != ESRCH)
         log_error("cannot signal a worker", "\"pid\":%d,\"error\":\"%s\"", (int)ws->pid,
                   strerror(errno));
+}
+
+void sv_check_heartbeats(struct supervisor *sv, int64_t now_ms)
+{
+    int64_t timeout_ms = (int64_t)sv->settings->worker_timeout_s * 1000;
+
+    if (sv->phase == SV_STOP_FAST)
+        return;
+    for (uint32_t i = 0; i < sv->sb->nslots; i++) {
+        struct sv_slot *ws = &sv->slots[i];
+        if (ws->pid <= 0)
+            continue;
+        if (ws->hung_since_ms != 0) {
+            if (!ws->hung_killed && now_ms - ws->hung_since_ms >= SV_HUNG_GRACE_MS) {
+                ws->hung_killed = true;
+                log_warn("hung worker still there after SIGABRT, sending SIGKILL",
+                         "\"slot\":%u,\"pid\":%d,\"grace_ms\":%d", i, (int)ws->pid,
+                         SV_HUNG_GRACE_MS);
+                sv_kill(sv, i, SIGKILL, SB_RESTART_HUNG);
+            }
+            continue;
+        }
+        int64_t hb = __atomic_load_n(&sv->sb->slots[i].heartbeat_ms, __ATOMIC_RELAXED);
+        int64_t silent = now_ms - hb;
+        if (silent <= timeout_ms)
+            continue;
+        log_warn("worker hung: no heartbeat, sending SIGABRT",
+                 "\"slot\":%u,\"pid\":%d,\"generation\":%u,\"silent_ms\":%lld,"
+                 "\"timeout_s\":%d",
+                 i, (int)ws->pid, ws->generation, (long long)silent,
+                 sv->settings->worker_timeout_s);
+        ws->hung_since_ms = now_ms;
+        sv_kill(sv, i, SIGABRT, SB_RESTART_HUNG);
+    }
+}
+
+int sv_free_slot(const struct supervisor *sv)
+{
+    for (uint32_t i = 0; i < sv->sb->nslots; i++) {
+        const struct sv_slot *ws = &sv->slots[i];
+        if (!ws->wanted && ws->pid == 0 &&
+            __atomic_load_n(&sv->sb->slots[i].state, __ATOMIC_ACQUIRE) == SB_FREE)
+            return (int)i;
+    }
+    return -1;
+}
+
+void sv_want_slot(struct supervisor *sv, uint32_t i, uint32_t gen)
+{
+    struct sv_slot *ws = &sv->slots[i];
+
+    if (!ws->wanted)
+        sv->nwanted++;
+    ws->wanted = true;
+    ws->generation = gen;
+    ws->replaced_by = -1;
+    backoff_init(&ws->backoff, SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS, SV_BACKOFF_STABLE_MS);
 }
 
 void sv_respawn_due(struct supervisor *sv, int64_t now_ms)

@@ -8,8 +8,17 @@
  * answering while workers are busy, dead or draining.
  *
  * Signals: TERM, INT, QUIT begin a graceful stop (a second one: fast stop);
- * CHLD reaps; TTIN/TTOU add or retire one worker; HUP, USR1 and USR2 are
- * acknowledged in the log (reload and binary upgrade are not built yet).
+ * CHLD reaps; TTIN/TTOU add or retire one worker; HUP reloads the settings
+ * into a new generation (generation.c); USR2 execs the binary again with
+ * the listening sockets (upgrade.c); USR1 is acknowledged (logs go to
+ * stderr, nothing to reopen).
+ *
+ * Readiness (/readyz) reconciles the foundation's rule (every configured
+ * slot up) with the crash-loop breaker's (fail only when nobody serves):
+ * not ready until every wanted slot of the current generation has had a
+ * ready worker once since start (a reload only commits once its whole new
+ * generation is ready, so it keeps that); then ready as long as at least
+ * one worker serves and no stop has begun.
  */
 #include "config.h"
 
@@ -43,7 +52,29 @@ static uint32_t sv_slot_count(int workers)
     return n > SB_MAX_SLOTS ? SB_MAX_SLOTS : n;
 }
 
-bool sv_ready(const struct supervisor *sv, const char **reason)
+void sv_update_warm(struct supervisor *sv)
+{
+    uint32_t n = 0;
+
+    if (sv->warm)
+        return;
+    for (uint32_t i = 0; i < sv->sb->nslots; i++) {
+        const struct sv_slot *ws = &sv->slots[i];
+        if (!ws->wanted || ws->generation != sv->generation)
+            continue;
+        if (ws->pid == 0 || __atomic_load_n(&sv->sb->slots[i].state, __ATOMIC_ACQUIRE) != SB_READY)
+            return;
+        n++;
+    }
+    if (n == 0)
+        return;
+    sv->warm = true;
+    log_info("every worker is ready", "\"generation\":%u,\"workers\":%u", sv->generation, n);
+    if (sv->notify_fd >= 0)
+        sv_upgrade_notify_ready(sv);
+}
+
+bool sv_ready(struct supervisor *sv, const char **reason)
 {
     if (sv->phase != SV_SERVING) {
         *reason = "draining";
@@ -53,18 +84,20 @@ bool sv_ready(const struct supervisor *sv, const char **reason)
         *reason = "no workers configured";
         return false;
     }
+    sv_update_warm(sv);
+    if (!sv->warm) {
+        *reason = "starting: a worker slot has not had a ready worker yet";
+        return false;
+    }
     for (uint32_t i = 0; i < sv->sb->nslots; i++) {
-        const struct sv_slot *ws = &sv->slots[i];
-        if (!ws->wanted)
-            continue;
-        if (ws->pid == 0 ||
-            __atomic_load_n(&sv->sb->slots[i].state, __ATOMIC_ACQUIRE) != SB_READY) {
-            *reason = "a worker slot has no ready worker";
-            return false;
+        if (sv->slots[i].pid > 0 && !sv->slots[i].retiring &&
+            __atomic_load_n(&sv->sb->slots[i].state, __ATOMIC_ACQUIRE) == SB_READY) {
+            *reason = NULL;
+            return true;
         }
     }
-    *reason = NULL;
-    return true;
+    *reason = "no worker is serving";
+    return false;
 }
 
 void sv_check_done(struct supervisor *sv)
@@ -83,6 +116,15 @@ void sv_stop(struct supervisor *sv, bool fast, const char *why)
 {
     int64_t now = proc_mono_ms();
 
+    if (sv->reload.active) {
+        /* Every worker is retired below, the new generation's too. */
+        log_info("reload called off by the stop", "\"generation\":%u", sv->reload.generation);
+        free(sv->reload.settings);
+        sv->reload.settings = NULL;
+        sv->reload.active = sv->reload.again = false;
+    }
+    sv_upgrade_cancel(sv);
+    sv->missing = 0;
     if (sv->phase == SV_SERVING && !fast) {
         sv->phase = SV_STOP_GRACEFUL;
         sv->stop_deadline_ms = now + (int64_t)sv->settings->shutdown_timeout_s * 1000;
@@ -112,46 +154,6 @@ void sv_stop(struct supervisor *sv, bool fast, const char *why)
     sv_check_done(sv);
 }
 
-/* Add one worker (TTIN) in the lowest slot that has neither a worker nor a
- * wish for one. */
-static void sv_scale_up(struct supervisor *sv)
-{
-    for (uint32_t i = 0; i < sv->sb->nslots; i++) {
-        struct sv_slot *ws = &sv->slots[i];
-        if (ws->wanted || ws->pid != 0)
-            continue;
-        ws->wanted = true;
-        sv->nwanted++;
-        backoff_init(&ws->backoff, SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS, SV_BACKOFF_STABLE_MS);
-        log_info("adding a worker", "\"slot\":%u,\"workers\":%u", i, sv->nwanted);
-        (void)sv_spawn(sv, i);
-        return;
-    }
-    log_warn("cannot add a worker: every slot is in use", "\"slots\":%u", sv->sb->nslots);
-}
-
-/* Retire one worker gracefully (TTOU): the highest wanted slot. */
-static void sv_scale_down(struct supervisor *sv)
-{
-    if (sv->nwanted <= 1) {
-        log_warn("not retiring the last worker", "");
-        return;
-    }
-    for (uint32_t i = sv->sb->nslots; i-- > 0;) {
-        struct sv_slot *ws = &sv->slots[i];
-        if (!ws->wanted)
-            continue;
-        ws->wanted = false;
-        sv->nwanted--;
-        log_info("removing a worker", "\"slot\":%u,\"workers\":%u", i, sv->nwanted);
-        if (ws->pid > 0)
-            sv_retire(sv, i, "SIGTTOU");
-        else
-            __atomic_store_n(&sv->sb->slots[i].state, SB_FREE, __ATOMIC_RELEASE);
-        return;
-    }
-}
-
 /* One signal, delivered by the loop. */
 static void sv_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -179,20 +181,23 @@ static void sv_on_signal(evutil_socket_t sig, short what, void *arg)
             sv_scale_down(sv);
         break;
     case SIGHUP:
-        log_warn("SIGHUP: configuration reload is not available yet; nothing changed", "");
+        if (sv->phase == SV_SERVING)
+            sv_reload_begin(sv, "SIGHUP");
         break;
     case SIGUSR1:
         log_info("SIGUSR1: logs go to stderr; nothing to reopen", "");
         break;
     case SIGUSR2:
-        log_warn("SIGUSR2: binary upgrade is not available yet; nothing changed", "");
+        if (sv->phase == SV_SERVING)
+            sv_upgrade_begin(sv);
         break;
     default:
         break;
     }
 }
 
-/* The periodic tick: respawns after back-off, and the stop deadlines. */
+/* The periodic tick: respawns after back-off, hung workers, reload and
+ * recycling steps, the upgrade's deadline, and the stop deadlines. */
 static void sv_on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct supervisor *sv = arg;
@@ -203,8 +208,14 @@ static void sv_on_tick(evutil_socket_t fd, short what, void *arg)
     /* A SIGCHLD may have been merged with another; reaping is cheap. */
     sv_reap(sv);
     sv_respawn_due(sv, now);
-    /* Heartbeat checks (hung workers: sv_kill with SB_RESTART_HUNG) belong
-     * here, once they exist. */
+    sv_check_heartbeats(sv, now);
+    if (sv->phase == SV_SERVING) {
+        sv_update_warm(sv);
+        sv_fill_missing(sv);
+        sv_reload_progress(sv, now);
+        sv_recycle_progress(sv);
+    }
+    sv_upgrade_tick(sv, now);
     if (sv->phase == SV_STOP_GRACEFUL && !sv->stop_killed && now >= sv->stop_deadline_ms) {
         sv->stop_killed = true;
         log_warn("shutdown timeout: killing the workers left", "\"workers\":%u,\"timeout_s\":%d",
@@ -261,19 +272,51 @@ static int sv_add_events(struct supervisor *sv, char *errbuf, size_t errlen)
     return 0;
 }
 
-int sv_init(struct supervisor *sv, struct settings *s, char *errbuf, size_t errlen)
+/* The API and admin sockets: adopted from LISTEN_FDS when passed (socket
+ * activation, or an upgrading conduitd), else bound now. */
+static int sv_open_sockets(struct supervisor *sv, char *errbuf, size_t errlen)
+{
+    const struct settings *s = sv->settings;
+
+    if (listen_adopt(s, &sv->api_fd, &sv->admin_fd, errbuf, errlen) != 0)
+        return -1;
+    sv->api_inherited = sv->api_fd >= 0;
+    sv->admin_inherited = sv->admin_fd >= 0;
+    if (sv->api_fd < 0) {
+        sv->api_fd =
+            listen_open("CONDUIT_LISTEN (--listen)", s->listen, s->backlog, errbuf, errlen);
+        if (sv->api_fd < 0)
+            return -1;
+    }
+    if (sv->admin_fd < 0) {
+        sv->admin_fd = listen_open("CONDUIT_ADMIN_LISTEN (--admin-listen)", s->admin_listen,
+                                   s->backlog, errbuf, errlen);
+        if (sv->admin_fd < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sv_init(struct supervisor *sv, struct settings *s, int argc, char **argv, char *errbuf,
+            size_t errlen)
 {
     memset(sv, 0, sizeof(*sv));
     sv->settings = s;
+    sv->argc = argc;
+    sv->argv = argv;
     sv->api_fd = -1;
     sv->admin_fd = -1;
+    sv->notify_fd = -1;
+    sv->upgrade.fd = -1;
     sv->pid = getpid();
     sv->generation = 1;
+    sv->last_generation = 1;
     sv->phase = SV_SERVING;
     sv->start_wall_ms = proc_wall_ms();
     for (uint32_t i = 0; i < SB_MAX_SLOTS; i++) {
         sv->slots[i].control_fd = -1;
         sv->slots[i].kill_reason = -1;
+        sv->slots[i].replaced_by = -1;
         backoff_init(&sv->slots[i].backoff, SV_BACKOFF_BASE_MS, SV_BACKOFF_CAP_MS,
                      SV_BACKOFF_STABLE_MS);
     }
@@ -292,13 +335,13 @@ int sv_init(struct supervisor *sv, struct settings *s, char *errbuf, size_t errl
         goto fail;
     }
     sb_set_routes(sv->sb, sv->router);
-    sv->api_fd = listen_open("CONDUIT_LISTEN (--listen)", s->listen, s->backlog, errbuf, errlen);
-    if (sv->api_fd < 0)
+    if (sv_upgrade_init(sv, argc > 0 ? argv[0] : "conduitd", errbuf, errlen) != 0)
         goto fail;
-    sv->admin_fd = listen_open("CONDUIT_ADMIN_LISTEN (--admin-listen)", s->admin_listen, s->backlog,
-                               errbuf, errlen);
-    if (sv->admin_fd < 0)
+    if (sv_open_sockets(sv, errbuf, errlen) != 0)
         goto fail;
+    /* The new binary of an upgrade shares the admin socket with the old
+     * supervisor: it answers only once its workers are ready. */
+    sv->admin_paused = sv->notify_fd >= 0;
     if (admin_start(sv, errbuf, errlen) != 0)
         goto fail;
     if (sv_add_events(sv, errbuf, errlen) != 0)
@@ -315,11 +358,12 @@ int sv_run(struct supervisor *sv)
 
     log_info("conduitd starting",
              "\"version\":\"%s\",\"revision\":\"%s\",\"listen\":\"%s\",\"admin_listen\":\"%s\","
-             "\"workers\":%d",
-             PACKAGE_VERSION, CONDUIT_REVISION, s->listen, s->admin_listen, s->workers);
+             "\"workers\":%d,\"api_socket\":\"%s\",\"admin_socket\":\"%s\",\"upgrade\":%s",
+             PACKAGE_VERSION, CONDUIT_REVISION, s->listen, s->admin_listen, s->workers,
+             sv->api_inherited ? "inherited" : "bound", sv->admin_inherited ? "inherited" : "bound",
+             sv->notify_fd >= 0 ? "true" : "false");
     for (uint32_t i = 0; i < (uint32_t)s->workers && i < sv->sb->nslots; i++) {
-        sv->slots[i].wanted = true;
-        sv->nwanted++;
+        sv_want_slot(sv, i, sv->generation);
         (void)sv_spawn(sv, i);
     }
     if (event_base_dispatch(sv->base) < 0) {
@@ -327,14 +371,19 @@ int sv_run(struct supervisor *sv)
         sv_signal_all(sv, SIGKILL);
         return 1;
     }
-    log_info("conduitd stopped", "\"graceful\":%s",
-             sv->phase == SV_STOP_GRACEFUL && !sv->stop_killed ? "true" : "false");
-    return 0;
+    log_info("conduitd stopped", "\"graceful\":%s,\"exit_status\":%d",
+             sv->phase == SV_STOP_GRACEFUL && !sv->stop_killed ? "true" : "false", sv->exit_status);
+    return sv->exit_status;
 }
 
 void sv_free(struct supervisor *sv)
 {
     admin_stop(sv);
+    sv_upgrade_free(sv);
+    if (sv->reload.settings != NULL) {
+        free(sv->reload.settings);
+        sv->reload.settings = NULL;
+    }
     for (int k = 0; k < SV_NSIGNALS; k++) {
         if (sv->ev_signals[k] != NULL) {
             event_free(sv->ev_signals[k]);

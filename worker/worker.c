@@ -6,7 +6,15 @@
  * of the control socketpair. We build a fresh event_base (the parent's is
  * never touched again), install our signal events, start the Conduit API,
  * serve HTTP on the shared socket and stamp a heartbeat in our scoreboard
- * slot once a second.
+ * slot from a timer (once a second, or every quarter of --worker-timeout
+ * when that is shorter, so a healthy worker is never mistaken for a hung
+ * one).
+ *
+ * Recycling: with --max-requests N (+ a random part of --max-requests-jitter
+ * J, drawn once at start), the worker counts answered requests in memory;
+ * at N it sets `recycle` in its slot, once. The supervisor sees the flag on
+ * its next tick, starts a replacement and retires this worker once the
+ * replacement is ready; until then this worker keeps serving.
  *
  * Stopping: TERM, INT or QUIT, or CONTROL_DRAIN on the control channel,
  * starts a drain: stop accepting, let the HTTP core finish in-flight
@@ -17,7 +25,8 @@
  *
  * Hot path: worker_on_request and worker_on_done run for every request;
  * they make no system call and allocate nothing (the access log, when on,
- * is one write per request).
+ * is one write per request). The heartbeat is a timer, and max-requests is
+ * one compare in memory.
  */
 #include "config.h"
 
@@ -27,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -36,8 +46,9 @@
 #include "proc.h"
 #include "worker.h"
 
-#define WORKER_HEARTBEAT_MS   1000
-#define WORKER_DRAIN_CHECK_MS 20
+#define WORKER_HEARTBEAT_MS     1000 /* heartbeat period, unless the timeout asks for more */
+#define WORKER_HEARTBEAT_MIN_MS 100  /* never stamp more often than this */
+#define WORKER_DRAIN_CHECK_MS   20
 
 /* Add delta to a gauge of our own slot (single writer: a plain relaxed
  * load and store, no locked instruction). */
@@ -119,6 +130,16 @@ static void worker_on_request(struct http_request *req, void *arg)
     worker_publish_in_flight(w);
 }
 
+/* Served max-requests: ask the supervisor, once, for a replacement (it
+ * retires us gracefully once the replacement is ready). */
+static void worker_ask_recycle(struct worker *w)
+{
+    log_info("worker served its max requests, asking for a replacement",
+             "\"slot\":%u,\"generation\":%u,\"requests\":%llu", w->slot_index, w->generation,
+             (unsigned long long)w->served);
+    __atomic_store_n(&w->slot->recycle, 1, __ATOMIC_RELEASE);
+}
+
 /* A response went out (or its connection died): metrics and access log. */
 static void worker_on_done(const struct http_request *req, int status, double seconds, void *arg)
 {
@@ -127,6 +148,8 @@ static void worker_on_done(const struct http_request *req, int status, double se
 
     sb_record_request(w->slot, route, http_request_method(req), status, seconds);
     worker_publish_in_flight(w);
+    if (w->max_requests != 0 && ++w->served == w->max_requests)
+        worker_ask_recycle(w);
     if (w->settings->access_log && LOG_LEVEL_INFO >= log_get_level()) {
         char id[160], method[48];
         const char *label =
@@ -275,10 +298,41 @@ static int worker_event(struct worker *w, struct event **ev, evutil_socket_t fd,
     return 0;
 }
 
+/* The heartbeat period: a second, or a quarter of the worker timeout when
+ * that is shorter, so that at least three stamps fit in the timeout. */
+static int worker_heartbeat_period_ms(const struct settings *s)
+{
+    int64_t ms = (int64_t)s->worker_timeout_s * 1000 / 4;
+
+    if (ms > WORKER_HEARTBEAT_MS)
+        ms = WORKER_HEARTBEAT_MS;
+    if (ms < WORKER_HEARTBEAT_MIN_MS)
+        ms = WORKER_HEARTBEAT_MIN_MS;
+    return (int)ms;
+}
+
+/* This worker's request budget: max-requests plus a random part of the
+ * jitter (so workers started together do not all recycle together); 0 when
+ * recycling is off. */
+static uint64_t worker_request_budget(const struct settings *s)
+{
+    uint64_t r = 0;
+
+    if (s->max_requests <= 0)
+        return 0;
+    if (s->max_requests_jitter > 0) {
+        if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+            r = (uint64_t)getpid() * 2654435761u ^ (uint64_t)proc_mono_ms();
+        r %= (uint64_t)s->max_requests_jitter + 1;
+    }
+    return (uint64_t)s->max_requests + r;
+}
+
 /* Everything up to serving; on failure *status is the exit status. */
 static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
 {
-    struct timeval hb = {WORKER_HEARTBEAT_MS / 1000, (WORKER_HEARTBEAT_MS % 1000) * 1000};
+    int hb_ms = worker_heartbeat_period_ms(w->settings);
+    struct timeval hb = {hb_ms / 1000, (hb_ms % 1000) * 1000};
     struct http_limits limits;
     struct http_callbacks cb = {worker_on_request, worker_on_done, worker_on_conn, w};
     sigset_t none;
@@ -377,6 +431,7 @@ void worker_main(const struct settings *s, struct scoreboard *sb, uint32_t slot_
     w.router = router;
     w.listen_fd = listen_fd;
     w.control_fd = control_fd;
+    w.max_requests = worker_request_budget(s);
     log_init(s->log_level, "worker");
     __atomic_store_n(&w.slot->pid, getpid(), __ATOMIC_RELAXED);
 
