@@ -141,6 +141,7 @@ int sv_spawn(struct supervisor *sv, uint32_t i)
     ws->control_fd = fds[0];
     ws->retiring = false;
     ws->hung_killed = false;
+    ws->abandoned = false;
     ws->kill_reason = -1;
     ws->replaced_by = -1;
     ws->started_mono_ms = proc_mono_ms();
@@ -244,9 +245,12 @@ static void spawn_handle_exit(struct supervisor *sv, uint32_t i, int status,
     if (sv->phase != SV_SERVING)
         return;
     /* Counted even when the slot is not to be refilled (a recycled worker
-     * whose replacement already serves, a worker of a retired generation). */
-    if (reason >= 0)
+     * whose replacement already serves, a worker of a retired generation),
+     * but not for the workers of a reload that was given up: the reload's
+     * failure is counted once, in conduitd_reloads_total. */
+    if (reason >= 0 && !ws->abandoned)
         sv->sb->restarts[reason]++;
+    ws->abandoned = false;
     if (!ws->wanted)
         return;
     int64_t delay = 0;
@@ -262,6 +266,10 @@ static void spawn_handle_exit(struct supervisor *sv, uint32_t i, int status,
              "\"slot\":%u,\"generation\":%u,\"delay_ms\":%lld,\"quick_deaths\":%u,"
              "\"reason\":\"%s\"",
              i, ws->generation, (long long)delay, ws->backoff.failures, rname);
+    /* A reload's new worker that has to back off ends the reload now,
+     * before the exits of its siblings are reaped and counted. */
+    if (sv->reload.active && ws->generation == sv->reload.generation)
+        sv_reload_progress(sv, now);
 }
 
 void sv_reap(struct supervisor *sv)
