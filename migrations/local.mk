@@ -1,3 +1,3 @@
 # migrations/local.mk: files of migrations/, included by the top Makefile.am.
 # Installed to $(pkgdatadir)/migrations, where `conduitd migrate` looks by default.
-dist_migrations_DATA += migrations/0001_init.sql
+dist_migrations_DATA += migrations/0001_init.sql migrations/0002_article_counters.sql

@@ -5,10 +5,12 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_text.h"
+#include "jbuf.h"
 
 START_TEST(test_slugify)
 {
@@ -91,6 +93,77 @@ START_TEST(test_format_time)
     api_text_format_time(-1, out);
     ck_assert_str_eq(out, "1969-12-31T23:59:59.999Z");
     ck_assert_uint_eq(strlen(out), API_TIME_LEN - 1);
+}
+END_TEST
+
+START_TEST(test_pg_time)
+{
+    char out[API_TIME_LEN];
+
+    ck_assert_int_eq(api_text_pg_time("2026-11-29 14:08:11.353+00", out), 0);
+    ck_assert_str_eq(out, "2026-11-29T14:08:11.353Z");
+    ck_assert_int_eq(api_text_pg_time("2026-11-29 14:08:11.35+00", out), 0);
+    ck_assert_str_eq(out, "2026-11-29T14:08:11.350Z");
+    ck_assert_int_eq(api_text_pg_time("2026-11-29 14:08:11.3+00", out), 0);
+    ck_assert_str_eq(out, "2026-11-29T14:08:11.300Z");
+    ck_assert_int_eq(api_text_pg_time("2026-11-29 14:08:11+00", out), 0);
+    ck_assert_str_eq(out, "2026-11-29T14:08:11.000Z");
+    ck_assert_int_eq(api_text_pg_time("2026-11-29 14:08:11.123456+00", out), 0);
+    ck_assert_str_eq(out, "2026-11-29T14:08:11.123Z");
+    ck_assert_int_eq(api_text_pg_time("2000-02-29 00:00:00+00:00", out), 0);
+    ck_assert_str_eq(out, "2000-02-29T00:00:00.000Z");
+    /* Anything else is refused and never half-written. */
+    const char *bad[] = {
+        "2026-11-29 14:08:11.353+01", "2026-11-29T14:08:11.353Z",     "",
+        "2026-11-29 14:08:11.+00",    "Sun Nov 29 14:08:11 2026 UTC", "2026-11-29 14:08:11.353"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(api_text_pg_time(bad[i], out), -1);
+        ck_assert_str_eq(out, "1970-01-01T00:00:00.000Z");
+    }
+}
+END_TEST
+
+/* Convert a PostgreSQL array literal; returns a static copy of the JSON. */
+static const char *pg_array(const char *in, int *rc)
+{
+    static char copy[256];
+    struct jbuf b;
+    size_t len;
+    char *s;
+
+    jbuf_init(&b, 0);
+    jbuf_puts(&b, "x");
+    *rc = api_text_pg_array_json(in, &b);
+    s = jbuf_take(&b, &len);
+    ck_assert_ptr_nonnull(s);
+    ck_assert(s[0] == 'x');
+    snprintf(copy, sizeof(copy), "%s", s + 1);
+    free(s);
+    return copy;
+}
+
+START_TEST(test_pg_array)
+{
+    int rc;
+
+    ck_assert_str_eq(pg_array("{}", &rc), "[]");
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(pg_array("{a}", &rc), "[\"a\"]");
+    ck_assert_str_eq(pg_array("{dragons,training}", &rc), "[\"dragons\",\"training\"]");
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(pg_array("{\"a b\",\"c,d\",\"\"}", &rc), "[\"a b\",\"c,d\",\"\"]");
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(pg_array("{\"q\\\"x\",\"b\\\\s\"}", &rc), "[\"q\\\"x\",\"b\\\\s\"]");
+    ck_assert_int_eq(rc, 0);
+    ck_assert_str_eq(pg_array("{NULL,\"NULL\"}", &rc), "[null,\"NULL\"]");
+    ck_assert_str_eq(pg_array("{\xe6\xa0\x87,x}", &rc), "[\"\xe6\xa0\x87\",\"x\"]");
+    ck_assert_int_eq(rc, 0);
+    /* malformed: "[]" and -1, nothing half-written */
+    const char *bad[] = {"", "{", "a,b", "{a,b", "{\"a}", "{a,}", "{,a}", "{a}x", "{\"a\\"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_str_eq(pg_array(bad[i], &rc), "[]");
+        ck_assert_int_eq(rc, -1);
+    }
 }
 END_TEST
 
@@ -181,6 +254,8 @@ int main(void)
     tcase_add_test(tc, test_slugify_long);
     tcase_add_test(tc, test_slug_suffix);
     tcase_add_test(tc, test_format_time);
+    tcase_add_test(tc, test_pg_time);
+    tcase_add_test(tc, test_pg_array);
     tcase_add_test(tc, test_query_param);
     tcase_add_test(tc, test_parse_uint);
     tcase_add_test(tc, test_auth_token);

@@ -22,10 +22,6 @@
 #include "scoreboard.h"
 #include "worker.h"
 
-/* Used when --dev is given without JWT_SECRET: tokens stay valid across
- * workers and restarts, and are worthless anywhere else. */
-#define API_DEV_SECRET "conduitd-development-secret-not-for-production"
-
 /* Allowed request headers in preflight answers. */
 #define API_CORS_HEADERS "Authorization, Content-Type, X-Request-Id"
 #define API_CORS_MAX_AGE "86400"
@@ -179,15 +175,13 @@ int api_worker_start(struct worker *w, char *errbuf, size_t errlen)
     api->slot = w->slot;
     api->router = w->router;
 
-    if (s->jwt_secret[0] != '\0') {
-        snprintf(api->jwt_secret, sizeof(api->jwt_secret), "%s", s->jwt_secret);
-    } else if (s->dev_mode) {
-        snprintf(api->jwt_secret, sizeof(api->jwt_secret), "%s", API_DEV_SECRET);
-        log_warn("api: JWT_SECRET is not set; using the fixed development secret", "");
-    } else {
-        snprintf(errbuf, errlen, "JWT_SECRET is not set (required unless --dev)");
+    /* With --dev and no JWT_SECRET the supervisor generated one before
+     * forking, so every worker signs with the same secret. */
+    if (s->jwt_secret[0] == '\0') {
+        snprintf(errbuf, errlen, "JWT_SECRET is not set");
         goto fail;
     }
+    snprintf(api->jwt_secret, sizeof(api->jwt_secret), "%s", s->jwt_secret);
     api->jwt_secret_len = strlen(api->jwt_secret);
 
     if (api_sql_build(api->stmts) != 0) {
@@ -213,9 +207,7 @@ int api_worker_start(struct worker *w, char *errbuf, size_t errlen)
         log_warn("api: DATABASE_URL is not set; API requests get 503", "");
     }
     if (s->redis_url[0] != '\0') {
-        int tomb = (s->statement_timeout_ms > 0 ? (s->statement_timeout_ms + 999) / 1000 : 30) + 2;
-        api->cache =
-            cache_new(w->base, s->redis_url, s->cache_ttl_s, tomb, w->slot, errbuf, errlen);
+        api->cache = cache_new(w->base, s->redis_url, s->cache_ttl_s, w->slot, errbuf, errlen);
         if (api->cache == NULL)
             goto fail;
     } else if (w->slot != NULL) {

@@ -204,7 +204,7 @@ static void articles_on_one(enum db_status st, const PGresult *res, void *arg)
     if (r->viewer == 0 && r->status == 200 && !b.failed && r->api->cache != NULL) {
         char key[CACHE_KEY_MAX];
         size_t klen = api_key_article(PQgetvalue(res, 0, AC_SLUG), key);
-        cache_put(r->api->cache, key, klen, b.data, b.len);
+        cache_put(r->api->cache, key, klen, b.data, b.len, &r->read_started);
     }
     api_respond_json(r, r->status, &b);
 }
@@ -215,10 +215,13 @@ void api_articles_respond_one(struct api_req *r, const char *slug, int status)
     const char *vals[2] = {slug, NULL};
 
     r->status = status;
-    if (r->viewer != 0) {
-        snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
-        vals[1] = id;
+    clock_gettime(CLOCK_MONOTONIC, &r->read_started);
+    if (r->viewer == 0) {
+        (void)api_db(r, Q_ARTICLE_BY_SLUG_ANON, vals, articles_on_one);
+        return;
     }
+    snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
+    vals[1] = id;
     (void)api_db(r, Q_ARTICLE_BY_SLUG, vals, articles_on_one);
 }
 
@@ -269,15 +272,21 @@ static void articles_check_text(struct api_errors *errs, const cJSON *obj, const
     *out = NULL;
 }
 
+/* qsort comparator for C strings, byte order (PostgreSQL's COLLATE "C"). */
+static int articles_cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
 /* tagList: absent leaves a->tags_json NULL; an array of strings becomes a
  * JSON array text (blank entries dropped). Adds errors otherwise. */
 static void articles_check_tags(struct api_errors *errs, const cJSON *obj, struct article_req *a)
 {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "tagList");
     const cJSON *item;
+    const char *names[API_TAGS_MAX];
     struct jbuf b;
     size_t len;
-    bool first = true;
     int n = 0;
 
     if (list == NULL)
@@ -290,26 +299,32 @@ static void articles_check_tags(struct api_errors *errs, const cJSON *obj, struc
         api_errors_add(errs, "tagList", "must be an array of strings");
         return;
     }
-    jbuf_init(&b, 128);
-    jbuf_putc(&b, '[');
     cJSON_ArrayForEach(item, list)
     {
         if (!cJSON_IsString(item) || item->valuestring == NULL) {
             api_errors_add(errs, "tagList", "must be an array of strings");
-            jbuf_free(&b);
             return;
         }
         if (json_input_blank(item->valuestring))
             continue;
-        if (strlen(item->valuestring) > API_TAG_LEN_MAX || ++n > API_TAGS_MAX) {
+        if (strlen(item->valuestring) > API_TAG_LEN_MAX || n == API_TAGS_MAX) {
             api_errors_add(errs, "tagList", "has too many or too long tags");
-            jbuf_free(&b);
             return;
         }
-        if (!first)
+        names[n++] = item->valuestring;
+    }
+    /* Sorted and without duplicates: the tag upsert then locks rows in one
+     * order in every transaction (no deadlocks between concurrent writers)
+     * and never touches a row twice in one statement. */
+    qsort(names, (size_t)n, sizeof(names[0]), articles_cmp_str);
+    jbuf_init(&b, 128);
+    jbuf_putc(&b, '[');
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
+            continue;
+        if (b.len > 1)
             jbuf_putc(&b, ',');
-        first = false;
-        jbuf_str(&b, item->valuestring);
+        jbuf_str(&b, names[i]);
     }
     jbuf_putc(&b, ']');
     a->tags_json = jbuf_take(&b, &len);
@@ -385,7 +400,17 @@ static void articles_create_on_insert(enum db_status st, const PGresult *res, vo
         api_respond_db_failure(&a->base, st, res);
         return;
     }
-    articles_invalidate_and_answer(a, NULL, a->tags_json != NULL, 201);
+    /* A new slug cannot be cached (deletes tombstone theirs; misses are not
+     * stored), so only the tag list may be stale. */
+    if (a->tags_json != NULL && strcmp(a->tags_json, "[]") != 0) {
+        char k[CACHE_KEY_MAX];
+        const char *keys[1] = {k};
+        api_key_tags(k);
+        a->base.status = 201;
+        api_invalidate(&a->base, keys, 1, articles_after_write);
+        return;
+    }
+    api_articles_respond_one(&a->base, a->slug, 201);
 }
 
 /* Create: try the next slug. */
@@ -563,8 +588,13 @@ static void articles_delete_on_delete(enum db_status st, const PGresult *res, vo
         api_respond_error(r, 404, "article", "not found");
         return;
     }
-    if (api_col_int(res, 0, 0) != r->viewer || api_col_int(res, 0, 1) != 1) {
+    if (api_col_int(res, 0, 0) != r->viewer) {
         api_respond_error(r, 403, "article", "forbidden");
+        return;
+    }
+    if (api_col_int(res, 0, 1) != 1) {
+        /* Ours, but a concurrent delete got there first. */
+        api_respond_error(r, 404, "article", "not found");
         return;
     }
     api_key_article(r->p1, k1);

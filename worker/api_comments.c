@@ -17,7 +17,7 @@
 #include "json_input.h"
 
 /* Columns of a comment row after `skip` leading columns. */
-enum { CC_ID, CC_CREATED_MS, CC_UPDATED_MS, CC_BODY, CC_USERNAME, CC_BIO, CC_IMAGE, CC_FOLLOWING };
+enum { CC_ID, CC_CREATED, CC_UPDATED, CC_BODY, CC_USERNAME, CC_BIO, CC_IMAGE, CC_FOLLOWING };
 
 /* One comment object from row i, whose comment columns start at col0. */
 static void comments_write(struct jbuf *b, const PGresult *res, int i, int col0)
@@ -26,13 +26,9 @@ static void comments_write(struct jbuf *b, const PGresult *res, int i, int col0)
 
     jbuf_puts(b, "{\"id\":");
     jbuf_int(b, api_col_int(res, i, col0 + CC_ID));
-    api_text_format_time(api_col_int(res, i, col0 + CC_CREATED_MS), ts);
-    jbuf_puts(b, ",\"createdAt\":\"");
-    jbuf_put(b, ts, API_TIME_LEN - 1);
-    api_text_format_time(api_col_int(res, i, col0 + CC_UPDATED_MS), ts);
-    jbuf_puts(b, "\",\"updatedAt\":\"");
-    jbuf_put(b, ts, API_TIME_LEN - 1);
-    jbuf_puts(b, "\",\"body\":");
+    api_write_time(b, ",\"createdAt\":", PQgetvalue(res, i, col0 + CC_CREATED), ts);
+    api_write_time(b, ",\"updatedAt\":", PQgetvalue(res, i, col0 + CC_UPDATED), ts);
+    jbuf_puts(b, ",\"body\":");
     jbuf_str(b, PQgetvalue(res, i, col0 + CC_BODY));
     jbuf_puts(b, ",\"author\":");
     api_write_profile(b, PQgetvalue(res, i, col0 + CC_USERNAME), api_col(res, i, col0 + CC_BIO),
@@ -161,8 +157,13 @@ static void comments_on_delete(enum db_status st, const PGresult *res, void *arg
         api_respond_error(r, 404, "comment", "not found");
         return;
     }
-    if (api_col_int(res, 0, 1) != r->viewer || api_col_int(res, 0, 2) != 1) {
+    if (api_col_int(res, 0, 1) != r->viewer) {
         api_respond_error(r, 403, "comment", "forbidden");
+        return;
+    }
+    if (api_col_int(res, 0, 2) != 1) {
+        /* Ours, but a concurrent delete got there first. */
+        api_respond_error(r, 404, "comment", "not found");
         return;
     }
     api_respond_empty(r, 204);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
@@ -55,6 +56,7 @@ enum api_stmt {
     Q_FOLLOW,
     Q_UNFOLLOW,
     Q_ARTICLE_BY_SLUG,
+    Q_ARTICLE_BY_SLUG_ANON,
     Q_ARTICLE_OWNER,
     Q_ARTICLE_INSERT,
     Q_ARTICLE_UPDATE,
@@ -80,10 +82,10 @@ enum api_article_col {
     AC_SLUG,
     AC_TITLE,
     AC_DESCRIPTION,
-    AC_BODY, /* NULL in lists */
-    AC_CREATED_MS,
-    AC_UPDATED_MS,
-    AC_TAGS_JSON, /* a JSON array of strings, alphabetical */
+    AC_BODY,    /* NULL in lists */
+    AC_CREATED, /* timestamptz text, session TimeZone UTC */
+    AC_UPDATED,
+    AC_TAGS, /* text[] literal, tags in byte order */
     AC_FAVORITES_COUNT,
     AC_FAVORITED,
     AC_USERNAME,
@@ -128,6 +130,7 @@ struct api_req {
     void (*cleanup)(struct api_req *r);          /* frees the embedding struct's extras */
     void (*after_invalidate)(struct api_req *r); /* see api_invalidate */
     int status;                                  /* for handlers that answer after several steps */
+    struct timespec read_started;                /* before a read that may fill the cache */
 };
 
 /* The per-worker API state from a handler's ctx (the struct worker *). */
@@ -205,6 +208,9 @@ bool api_col_bool(const PGresult *res, int row, int col);
 /* {"username":...,"bio":...,"image":...,"following":...} */
 void api_write_profile(struct jbuf *b, const char *username, const char *bio, const char *image,
                        bool following);
+/* key (e.g. ",\"createdAt\":") then a timestamptz column as ISO 8601 in
+ * quotes; ts is scratch space. */
+void api_write_time(struct jbuf *b, const char *key, const char *pg, char ts[API_TIME_LEN]);
 /* One article object from a row with api_article_col columns. */
 void api_write_article(struct jbuf *b, const PGresult *res, int row, bool with_body);
 

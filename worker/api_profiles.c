@@ -29,7 +29,7 @@ static void profiles_respond(struct api_req *r, const PGresult *res)
     if (r->viewer == 0 && !b.failed && r->api->cache != NULL) {
         char key[CACHE_KEY_MAX];
         size_t klen = api_key_profile(r->p1, key);
-        cache_put(r->api->cache, key, klen, b.data, b.len);
+        cache_put(r->api->cache, key, klen, b.data, b.len, &r->read_started);
     }
     api_respond_json(r, 200, &b);
 }
@@ -60,6 +60,7 @@ static void profiles_query(struct api_req *r, int stmt)
         snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
         vals[1] = id;
     }
+    clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     (void)api_db(r, stmt, vals, profiles_on_row);
 }
 

@@ -148,8 +148,16 @@ void api_respond_db_failure(struct api_req *r, enum db_status st, const PGresult
     if (st == DB_UNAVAILABLE) {
         api_respond_db_unavailable(r);
     } else if (strcmp(state, "23503") == 0) {
-        /* A foreign key to the viewer failed: the token's user is gone. */
-        api_respond_error(r, 401, "token", "is invalid");
+        /* A row referenced by the write vanished meanwhile (a concurrent
+         * delete): name what is gone. A missing viewer means the token's
+         * user no longer exists. */
+        const char *c = db_constraint(res);
+        if (strstr(c, "_article_id_") != NULL)
+            api_respond_error(r, 404, "article", "not found");
+        else if (strstr(c, "_followee_id_") != NULL)
+            api_respond_error(r, 404, "profile", "not found");
+        else
+            api_respond_error(r, 401, "token", "is invalid");
     } else if (strncmp(state, "22", 2) == 0) {
         api_respond_error(r, 422, "request", "invalid value");
     } else {
@@ -299,6 +307,16 @@ bool api_col_bool(const PGresult *res, int row, int col)
     return !PQgetisnull(res, row, col) && PQgetvalue(res, row, col)[0] == 't';
 }
 
+void api_write_time(struct jbuf *b, const char *key, const char *pg, char ts[API_TIME_LEN])
+{
+    if (api_text_pg_time(pg, ts) != 0)
+        log_warn("api: unexpected timestamp from the database", "");
+    jbuf_puts(b, key);
+    jbuf_putc(b, '"');
+    jbuf_put(b, ts, API_TIME_LEN - 1);
+    jbuf_putc(b, '"');
+}
+
 void api_write_profile(struct jbuf *b, const char *username, const char *bio, const char *image,
                        bool following)
 {
@@ -314,7 +332,6 @@ void api_write_profile(struct jbuf *b, const char *username, const char *bio, co
 void api_write_article(struct jbuf *b, const PGresult *res, int row, bool with_body)
 {
     char ts[API_TIME_LEN];
-    const char *tags = api_col(res, row, AC_TAGS_JSON);
 
     jbuf_puts(b, "{\"slug\":");
     jbuf_str(b, PQgetvalue(res, row, AC_SLUG));
@@ -326,17 +343,13 @@ void api_write_article(struct jbuf *b, const PGresult *res, int row, bool with_b
         jbuf_puts(b, ",\"body\":");
         jbuf_str(b, PQgetvalue(res, row, AC_BODY));
     }
-    /* PostgreSQL's json_agg output is valid JSON: embed it as is. */
     jbuf_puts(b, ",\"tagList\":");
-    jbuf_puts(b, tags != NULL ? tags : "[]");
-    api_text_format_time(api_col_int(res, row, AC_CREATED_MS), ts);
-    jbuf_puts(b, ",\"createdAt\":\"");
-    jbuf_put(b, ts, API_TIME_LEN - 1);
-    api_text_format_time(api_col_int(res, row, AC_UPDATED_MS), ts);
-    jbuf_puts(b, "\",\"updatedAt\":\"");
-    jbuf_put(b, ts, API_TIME_LEN - 1);
-    jbuf_puts(b, api_col_bool(res, row, AC_FAVORITED) ? "\",\"favorited\":true"
-                                                      : "\",\"favorited\":false");
+    if (api_text_pg_array_json(PQgetvalue(res, row, AC_TAGS), b) != 0)
+        log_warn("api: unexpected tag list from the database", "");
+    api_write_time(b, ",\"createdAt\":", PQgetvalue(res, row, AC_CREATED), ts);
+    api_write_time(b, ",\"updatedAt\":", PQgetvalue(res, row, AC_UPDATED), ts);
+    jbuf_puts(b, api_col_bool(res, row, AC_FAVORITED) ? ",\"favorited\":true"
+                                                      : ",\"favorited\":false");
     jbuf_puts(b, ",\"favoritesCount\":");
     jbuf_int(b, api_col_int(res, row, AC_FAVORITES_COUNT));
     jbuf_puts(b, ",\"author\":");

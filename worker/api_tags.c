@@ -30,7 +30,7 @@ static void tags_on_list(enum db_status st, const PGresult *res, void *arg)
     if (!b.failed && r->api->cache != NULL) {
         char key[CACHE_KEY_MAX];
         size_t klen = api_key_tags(key);
-        cache_put(r->api->cache, key, klen, b.data, b.len);
+        cache_put(r->api->cache, key, klen, b.data, b.len, &r->read_started);
     }
     api_respond_json(r, 200, &b);
 }
@@ -44,6 +44,7 @@ static void tags_on_cache(const char *val, size_t len, void *arg)
         api_respond_raw(r, 200, val, len);
         return;
     }
+    clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     (void)api_db(r, Q_TAGS, NULL, tags_on_list);
 }
 
@@ -58,5 +59,6 @@ void api_tags_list(struct http_request *req, const struct route_params *p, void 
     klen = api_key_tags(key);
     if (cache_get(r->api->cache, key, klen, tags_on_cache, r) == 0)
         return;
+    clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     (void)api_db(r, Q_TAGS, NULL, tags_on_list);
 }

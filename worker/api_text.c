@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api_text.h"
+#include "jbuf.h"
 #include "json_input.h"
 
 size_t api_text_slugify(const char *title, char *out)
@@ -109,6 +110,111 @@ void api_text_format_time(int64_t ms, char out[API_TIME_LEN])
     o[22] = (char)('0' + msec % 10);
     o[23] = 'Z';
     o[24] = '\0';
+}
+
+/* Are the n characters at s all decimal digits? */
+static bool api_text_digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+int api_text_pg_time(const char *pg, char out[API_TIME_LEN])
+{
+    const char *p = pg;
+    int frac = 0;
+
+    /* YYYY-MM-DD HH:MM:SS */
+    if (strlen(pg) < 22 || !api_text_digits(p, 4) || p[4] != '-' || !api_text_digits(p + 5, 2) ||
+        p[7] != '-' || !api_text_digits(p + 8, 2) || p[10] != ' ' || !api_text_digits(p + 11, 2) ||
+        p[13] != ':' || !api_text_digits(p + 14, 2) || p[16] != ':' || !api_text_digits(p + 17, 2))
+        goto bad;
+    memcpy(out, p, 19);
+    out[10] = 'T';
+    out[19] = '.';
+    p += 19;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            if (frac < 3)
+                out[20 + frac] = *p;
+            frac++;
+            p++;
+        }
+        if (frac == 0)
+            goto bad;
+    }
+    for (int i = frac; i < 3; i++)
+        out[20 + i] = '0';
+    if (strcmp(p, "+00") != 0 && strcmp(p, "+00:00") != 0)
+        goto bad;
+    out[23] = 'Z';
+    out[24] = '\0';
+    return 0;
+bad:
+    api_text_format_time(0, out);
+    return -1;
+}
+
+int api_text_pg_array_json(const char *pg, struct jbuf *out)
+{
+    struct jbuf el;
+    const char *p = pg;
+    size_t start = out->len;
+    int n = 0;
+
+    if (*p++ != '{')
+        goto bad;
+    jbuf_init(&el, 0);
+    jbuf_putc(out, '[');
+    if (*p == '}' && p[1] == '\0') {
+        jbuf_putc(out, ']');
+        return 0;
+    }
+    for (;;) {
+        el.len = 0;
+        if (n++ > 0)
+            jbuf_putc(out, ',');
+        if (*p == '"') {
+            /* Quoted: backslash escapes the next character. */
+            for (p++; *p != '"'; p++) {
+                if (*p == '\0')
+                    goto bad_el;
+                if (*p == '\\' && *++p == '\0')
+                    goto bad_el;
+                jbuf_putc(&el, *p);
+            }
+            p++;
+            jbuf_strn(out, el.data != NULL ? el.data : "", el.len);
+        } else {
+            const char *e = p + strcspn(p, ",}");
+            if (e == p || *e == '\0')
+                goto bad_el;
+            if (e - p == 4 && strncmp(p, "NULL", 4) == 0)
+                jbuf_puts(out, "null");
+            else
+                jbuf_strn(out, p, (size_t)(e - p));
+            p = e;
+        }
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == '}' && p[1] == '\0')
+            break;
+        goto bad_el;
+    }
+    jbuf_putc(out, ']');
+    jbuf_free(&el);
+    return 0;
+bad_el:
+    jbuf_free(&el);
+bad:
+    out->len = start;
+    jbuf_puts(out, "[]");
+    return -1;
 }
 
 /* Value of a hex digit, or -1. */

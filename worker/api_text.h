@@ -31,6 +31,18 @@ int api_text_slug_suffix(char *slug) __attribute__((warn_unused_result));
 /* Format milliseconds since the epoch as ISO 8601 UTC with milliseconds. */
 void api_text_format_time(int64_t ms, char out[API_TIME_LEN]);
 
+/* Convert PostgreSQL's text output of a timestamptz in a session with
+ * TimeZone=UTC and DateStyle=ISO ("2026-11-29 14:08:11.35+00") to ISO 8601
+ * with milliseconds ("2026-11-29T14:08:11.350Z"). 0, or -1 if pg has
+ * another shape (out then holds the epoch, never garbage). */
+int api_text_pg_time(const char *pg, char out[API_TIME_LEN]);
+
+struct jbuf;
+/* Write PostgreSQL's text output of a one-dimensional text[] ("{a,"b c"}")
+ * as a JSON array of strings (["a","b c"]; NULL elements become null).
+ * 0, or -1 if the literal is malformed (then "[]" is written). */
+int api_text_pg_array_json(const char *pg, struct jbuf *out);
+
 /* Find parameter name in a query string ("a=1&b=x%20y") and percent-decode
  * its value ('+' is a space) into out. 1 found, 0 absent, -1 if the value
  * is malformed, too long for out, or decodes to a NUL or invalid UTF-8. */

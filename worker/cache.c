@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +48,6 @@ struct cache {
     struct sb_slot *slot;
     struct cache_target target;
     int ttl_s;
-    int tombstone_s;
     redisAsyncContext *ac;
     enum cache_state state;
     struct event ev_timer; /* reconnect back-off, or connect timeout */
@@ -481,8 +481,8 @@ bad:
     return -1;
 }
 
-struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, int tombstone_s,
-                        struct sb_slot *slot, char *errbuf, size_t errlen)
+struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, struct sb_slot *slot,
+                        char *errbuf, size_t errlen)
 {
     struct cache *c = calloc(1, sizeof(*c));
 
@@ -497,7 +497,6 @@ struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, int
     c->base = base;
     c->slot = slot;
     c->ttl_s = ttl_s;
-    c->tombstone_s = tombstone_s > 0 ? tombstone_s : 1;
     c->state = CACHE_DOWN;
     if (evtimer_assign(&c->ev_timer, base, cache_on_timer, c) != 0) {
         snprintf(errbuf, errlen, "cannot set up a timer");
@@ -551,13 +550,23 @@ int cache_get(struct cache *c, const char *key, size_t klen, cache_get_fn fn, vo
     return 0;
 }
 
-void cache_put(struct cache *c, const char *key, size_t klen, const char *val, size_t len)
+void cache_put(struct cache *c, const char *key, size_t klen, const char *val, size_t len,
+               const struct timespec *read_started)
 {
     char ttl[16];
     const char *argv[6] = {"SET", key, val, "EX", ttl, "NX"};
     size_t lens[6];
+    struct timespec now;
+    int64_t ms;
 
     if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP)
+        return;
+    /* A slow read might have seen a row older than a tombstone that has
+     * expired meanwhile: do not store it (see cache.h). */
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (int64_t)(now.tv_sec - read_started->tv_sec) * 1000 +
+         (now.tv_nsec - read_started->tv_nsec) / 1000000;
+    if (ms > CACHE_FILL_WINDOW_MS)
         return;
     snprintf(ttl, sizeof(ttl), "%d", c->ttl_s);
     lens[0] = 3;
@@ -605,7 +614,7 @@ int cache_invalidate(struct cache *c, const char *const *keys, const size_t *kle
     op->left = 0;
     op->fn = fn;
     op->arg = arg;
-    snprintf(ttl, sizeof(ttl), "%d", c->tombstone_s);
+    snprintf(ttl, sizeof(ttl), "%d", CACHE_TOMBSTONE_S);
     /* Count every command up front so replies cannot finish the op early. */
     op->left = n + 1;
     for (int i = 0; i < n; i++) {

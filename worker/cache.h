@@ -16,10 +16,13 @@
  * with a short-lived tombstone. A reader that raced the write (read the old
  * row before the commit, stores it after) finds the tombstone and its SET NX
  * does nothing, so no reader sees the old value once the write has been
- * answered. Tombstones live statement_timeout + 2 s, longer than any such
- * race. If an invalidation could not be delivered (Redis down or failing),
- * the worker remembers it and, on reconnecting, deletes every cache key
- * (a Lua script over "conduit:v1:c:*") before using the cache again.
+ * answered. For that to hold, a reader fills only if its read took less
+ * than CACHE_FILL_WINDOW_MS from the start of its database query to the
+ * SET, and tombstones live CACHE_TOMBSTONE_S, well beyond that window (a
+ * slower reader simply does not fill). A write thus keeps its keys out of
+ * the cache for about two seconds. If an invalidation could not be delivered (Redis down or
+ * failing), the worker remembers it and, on reconnecting, deletes every cache key (a Lua script
+ * over "conduit:v1:c:*") before using the cache again.
  */
 #ifndef CONDUIT_CACHE_H
 #define CONDUIT_CACHE_H
@@ -33,6 +36,8 @@ struct cache;
 struct redisReply;
 
 #define CACHE_CMD_TIMEOUT_MS 300
+#define CACHE_FILL_WINDOW_MS 500
+#define CACHE_TOMBSTONE_S    2
 #define CACHE_KEY_PREFIX     "conduit:v1:c:" /* cache entries; rate limits use conduit:v1:rl: */
 #define CACHE_KEY_MAX        320
 
@@ -52,10 +57,9 @@ int cache_parse_url(const char *url, struct cache_target *t, char *errbuf, size_
     __attribute__((warn_unused_result));
 
 /* Start connecting to url. ttl_s = 0 turns the cache off (the connection
- * still serves rate limits). tombstone_s: see above. NULL with errbuf set
- * if the URL is bad. */
-struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, int tombstone_s,
-                        struct sb_slot *slot, char *errbuf, size_t errlen);
+ * still serves rate limits). NULL with errbuf set if the URL is bad. */
+struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, struct sb_slot *slot,
+                        char *errbuf, size_t errlen);
 
 /* Redis is connected and answered its PING. */
 bool cache_up(const struct cache *c);
@@ -76,8 +80,12 @@ typedef void (*cache_get_fn)(const char *val, size_t len, void *arg);
 int cache_get(struct cache *c, const char *key, size_t klen, cache_get_fn fn, void *arg)
     __attribute__((warn_unused_result));
 
-/* Fill after a miss: SET key val EX ttl NX, not waited for. */
-void cache_put(struct cache *c, const char *key, size_t klen, const char *val, size_t len);
+/* Fill after a miss: SET key val EX ttl NX, not waited for; skipped if
+ * read_started (CLOCK_MONOTONIC, taken before the database query that
+ * produced val) is more than CACHE_FILL_WINDOW_MS ago. */
+struct timespec;
+void cache_put(struct cache *c, const char *key, size_t klen, const char *val, size_t len,
+               const struct timespec *read_started);
 
 /* Tombstone keys (see above); fn runs once all are acknowledged or failed.
  * -1 if the cache is off or down: fn will not be called. */

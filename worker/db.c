@@ -86,7 +86,7 @@ struct db_pool {
     struct event_base *base;
     struct db_config cfg;
     char *url;
-    char options[64];
+    char options[128];
     struct sb_slot *slot;
     struct db_job_queue queue;
     int queued;
@@ -277,11 +277,12 @@ static enum db_status db_result_status(const PGresult *res)
         return DB_OK;
     case PGRES_FATAL_ERROR:
         state = db_sqlstate(res);
-        /* Connection trouble, shutdown, timeouts, resources, internal
-         * errors: the database is unavailable, not the request wrong. */
+        /* Connection trouble, shutdown, timeouts, deadlocks or
+         * serialisation failures (retryable), resources, internal errors:
+         * the database is unavailable, not the request wrong. */
         if (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0 ||
-            strncmp(state, "53", 2) == 0 || strncmp(state, "58", 2) == 0 ||
-            strncmp(state, "XX", 2) == 0 || state[0] == '\0')
+            strncmp(state, "40", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+            strncmp(state, "58", 2) == 0 || strncmp(state, "XX", 2) == 0 || state[0] == '\0')
             return DB_UNAVAILABLE;
         return DB_SQL_ERROR;
     default:
@@ -630,7 +631,13 @@ struct db_pool *db_pool_new(struct event_base *base, const struct db_config *cfg
     p->nconns = n;
     p->rng = (unsigned)getpid() ^ (unsigned)time(NULL);
     TAILQ_INIT(&p->queue);
-    snprintf(p->options, sizeof(p->options), "-c statement_timeout=%d",
+    /* Generic plans always: the statements are written for them (one per
+     * filter combination), and "auto" would keep re-planning statements
+     * whose NULL viewer makes a custom plan look cheaper, on every call.
+     * UTC and ISO dates: timestamps are read in their text form. */
+    snprintf(p->options, sizeof(p->options),
+             "-c statement_timeout=%d -c plan_cache_mode=force_generic_plan "
+             "-c TimeZone=UTC -c DateStyle=ISO",
              cfg->statement_timeout_ms > 0 ? cfg->statement_timeout_ms : 0);
     for (int i = 0; i < n; i++) {
         struct db_conn *c = &p->conns[i];
