@@ -26,8 +26,8 @@
  * Recycling: a worker that has served --max-requests sets `recycle` in its
  * slot. The tick starts a replacement in a free slot (same generation) and
  * retires the old worker once the replacement is ready, so capacity never
- * dips; without a free slot the worker is retired in place and its slot
- * refilled at once. Its exit counts as reason "recycle".
+ * dips; without a free slot the old worker serves on until a later tick
+ * finds one. Its exit counts as reason "recycle".
  */
 #include "config.h"
 
@@ -188,9 +188,12 @@ void sv_reload_abort(struct supervisor *sv, const char *why)
 
     if (!r->active)
         return;
-    for (uint32_t i = 0; i < sv->sb->nslots; i++)
-        if (sv->slots[i].generation == r->generation && sv->slots[i].wanted)
+    for (uint32_t i = 0; i < sv->sb->nslots; i++) {
+        if (sv->slots[i].generation == r->generation && sv->slots[i].wanted) {
+            sv->slots[i].abandoned = sv->slots[i].pid > 0;
             gen_unwant(sv, i, "reload failed");
+        }
+    }
     /* Old workers retired early to make room come back as slots free up. */
     sv->missing += r->early_retired;
     free(r->settings);
@@ -309,8 +312,9 @@ void sv_scale_down(struct supervisor *sv)
     }
 }
 
-/* Slot i's worker asked to be recycled: start its replacement, or retire
- * it in place when no slot is free. */
+/* Slot i's worker asked to be recycled: start its replacement. With no
+ * free slot (replacements and draining workers fill them), wait for a
+ * later tick: the worker serves on meanwhile, capacity never dips. */
 static void gen_recycle_start(struct supervisor *sv, uint32_t i)
 {
     struct sv_slot *ws = &sv->slots[i];
@@ -318,11 +322,9 @@ static void gen_recycle_start(struct supervisor *sv, uint32_t i)
     int j = sv_free_slot(sv);
 
     if (j < 0) {
-        log_info("recycling a worker in place (no free slot for a replacement)",
-                 "\"slot\":%u,\"pid\":%d,\"requests\":%llu", i, (int)ws->pid,
-                 (unsigned long long)served);
-        ws->kill_reason = SB_RESTART_RECYCLE;
-        sv_retire(sv, i, "recycle");
+        log_debug("recycling deferred: no free slot for a replacement",
+                  "\"slot\":%u,\"pid\":%d,\"requests\":%llu", i, (int)ws->pid,
+                  (unsigned long long)served);
         return;
     }
     log_info("recycling a worker: starting its replacement",
