@@ -602,8 +602,8 @@ const char *settings_usage(void)
            "  --admin-listen HOST:PORT    admin address [CONDUIT_ADMIN_LISTEN] (127.0.0.1:9090)\n"
            "  --workers N                 worker processes, 1-128 [CONDUIT_WORKERS] (online CPUs)\n"
            "  --shutdown-timeout S        graceful stop deadline [CONDUIT_SHUTDOWN_TIMEOUT] (25)\n"
-           "  --worker-timeout S          heartbeat age that marks a worker hung\n"
-           "                              [CONDUIT_WORKER_TIMEOUT] (30)\n"
+           "  --worker-timeout S          heartbeat age that marks a worker hung: SIGABRT,\n"
+           "                              SIGKILL 2 s later [CONDUIT_WORKER_TIMEOUT] (30)\n"
            "  --max-requests N            recycle a worker after N requests, 0 = off\n"
            "                              [CONDUIT_MAX_REQUESTS] (0)\n"
            "  --max-requests-jitter N     random extra requests before recycling\n"
@@ -649,6 +649,9 @@ const char *settings_usage(void)
            "  --check-config              validate the settings and exit\n"
            "  --version, --help\n"
            "\n"
-           "Signals: TERM, INT, QUIT graceful stop (a second TERM/INT: fast stop);\n"
-           "TTIN/TTOU one worker more/fewer. See conduitd(8).\n";
+           "Signals: TERM, INT, QUIT graceful stop (a second one: fast stop); HUP reload\n"
+           "the config file into a new generation of workers; USR2 binary upgrade (exec the\n"
+           "binary again with the listening sockets); TTIN/TTOU one worker more/fewer.\n"
+           "Sockets passed with LISTEN_FDS (systemd socket activation) are adopted.\n"
+           "See conduitd(8).\n";
 }

@@ -33,6 +33,9 @@ static void setup(void)
     extra.version = "1.2.3\"beta";
     extra.revision = "abc123";
     extra.generation = 3;
+    extra.reloads_ok = 2;
+    extra.reloads_failed = 1;
+    extra.upgrades_failed = 4;
     extra.ready = 1;
     extra.listen_queue_depth = 5;
     extra.rss_bytes = 123456;
@@ -135,6 +138,8 @@ START_TEST(test_structure)
                           "conduitd_ready",
                           "conduitd_crash_loop",
                           "conduitd_generation",
+                          "conduitd_reloads_total",
+                          "conduitd_upgrades_total",
                           "conduitd_listen_queue_depth",
                           "conduitd_build_info",
                           "conduitd_dependency_up",
@@ -267,6 +272,10 @@ START_TEST(test_process_and_workers)
     ck_assert_int_eq(sample(text, "conduitd_readiness_checks_total{result=\"fail\"}"), 2);
     ck_assert_int_eq(sample(text, "conduitd_ready"), 1);
     ck_assert_int_eq(sample(text, "conduitd_generation"), 3);
+    ck_assert_int_eq(sample(text, "conduitd_reloads_total{result=\"ok\"}"), 2);
+    ck_assert_int_eq(sample(text, "conduitd_reloads_total{result=\"failed\"}"), 1);
+    ck_assert_int_eq(sample(text, "conduitd_upgrades_total{result=\"ok\"}"), 0);
+    ck_assert_int_eq(sample(text, "conduitd_upgrades_total{result=\"failed\"}"), 4);
     ck_assert_int_eq(sample(text, "conduitd_listen_queue_depth"), 5);
     ck_assert_int_eq(sample(text, "process_resident_memory_bytes"), 123456);
     ck_assert(sample(text, "process_cpu_seconds_total") == 1.5);

@@ -117,6 +117,7 @@ START_TEST(test_fold_keeps_counters)
     s0->rss_bytes = 1 << 20;
     s0->db_pool_busy = 1;
     s0->dep_up[SB_DEP_REDIS] = 1;
+    s0->recycle = 1;
     for (int i = 0; i < 10; i++)
         sb_record_request(s0, 1, HTTP_M_GET, 200, 0.01);
     sb_inc(&s0->c.connections_accepted, 4);
@@ -139,6 +140,7 @@ START_TEST(test_fold_keeps_counters)
     ck_assert_int_eq(s0->db_pool_busy, 0);
     ck_assert_int_eq(s0->dep_up[SB_DEP_REDIS], -1);
     ck_assert_uint_eq(s0->requests_served, 0);
+    ck_assert_int_eq(s0->recycle, 0); /* a new worker starts with its own budget */
     ck_assert_uint_eq(total_requests(&s0->c), 0);
 
     /* A new worker in the slot counts on top of the retired total. */

@@ -29,5 +29,15 @@ foundation_integration_tests = \
 	test/integration/test_requests.py \
 	test/integration/test_logs.py \
 	test/integration/test_crashloop.py
-TESTS += $(foundation_integration_tests)
-EXTRA_DIST += $(foundation_integration_tests) test/integration/support.py test/harness.py
+# Supervisor resilience (issue 3): each behaviour under load, and the
+# zero-drop proof; loadgen.py is their client.
+resilience_integration_tests = \
+	test/integration/test_hung.py \
+	test/integration/test_reload.py \
+	test/integration/test_upgrade.py \
+	test/integration/test_scaling.py \
+	test/integration/test_recycle.py \
+	test/integration/test_zero_drop.py
+TESTS += $(foundation_integration_tests) $(resilience_integration_tests)
+EXTRA_DIST += $(foundation_integration_tests) $(resilience_integration_tests) \
+	test/integration/support.py test/integration/loadgen.py test/harness.py
