@@ -72,19 +72,23 @@ def test_max_requests_recycles_gracefully():
         print("budgets drawn: %s" % budgets)
         assert len(asked) >= 6 and all(MAX <= b <= MAX + JITTER for b in budgets), budgets
         assert len(set(budgets)) > 1, "the jitter drew the same budget every time: %s" % budgets
-        # Replacement first, old worker retired once it is ready.
+        # Replacement first, old worker retired once it is ready (the last
+        # ones may still be on their way when the load stops).
+        complete = 0
         for e in asked:
             starting = support.log_events(out, "recycling a worker: starting its replacement",
                                           pid=e["pid"])
-            if not starting:
-                continue  # asked just now; not acted on yet
             retiring = support.log_events(out, "worker retiring", pid=e["pid"])
+            if not starting or not retiring:
+                continue
             rep = [s for s in support.log_events(out, "worker started",
                                                  slot=starting[0]["replacement_slot"])
                    if support.log_time(s) >= support.log_time(starting[0])]
-            assert rep and retiring, (starting, retiring)
+            assert rep, starting
             assert retiring[0]["why"] == "recycle: replacement ready", retiring
             assert support.log_time(retiring[0]) >= support.log_time(rep[0])
+            complete += 1
+        assert complete >= 6, complete
         exits = [e for e in support.log_events(out, "worker exited") if e["reason"] == "recycle"]
         assert len(exits) == st["restarts"]["recycle"] and all(e["status"] == 0 for e in exits)
         assert all(e["level"] == "info" for e in exits)

@@ -91,16 +91,26 @@ def probe_sigkill(srv, t):
             s = support.connect(srv.port, timeout=10)
             s.sendall(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab")
             inflight.append(s)
-        support.wait_for(lambda: [w for w in t.status()["workers"] if w["pid"] == victim][0][
-            "connections"] == IN_FLIGHT, 5, what="the victim to hold the in-flight requests")
+        # All accepted (by the victim: the other worker is stopped) once the
+        # queue is empty. (Its connection count would also include
+        # connections of the load still lingering.)
+        support.wait_for(lambda: support.parse_metrics(srv.metrics_text())[0][
+            "conduitd_listen_queue_depth"] == 0, 5, what="the victim to accept the requests")
+        time.sleep(0.05)
         os.kill(victim, signal.SIGSTOP)
         # Nobody accepts now: these wait in the shared queue.
         for _ in range(QUEUED):
             s = support.connect(srv.port, timeout=10)
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             queued.append(s)
-        support.wait_for(lambda: support.parse_metrics(srv.metrics_text())[0][
-            "conduitd_listen_queue_depth"] == QUEUED, 5, what="%d queued" % QUEUED)
+        seen = []
+        try:
+            support.wait_for(lambda: seen.append(support.parse_metrics(srv.metrics_text())[0][
+                "conduitd_listen_queue_depth"]) or seen[-1] == QUEUED, 5,
+                what="%d queued" % QUEUED)
+        except AssertionError as e:
+            raise AssertionError("%s; depth seen %s; workers %s" % (
+                e, sorted(set(seen)), t.status()["workers"]))
         os.kill(victim, signal.SIGKILL)
         support.wait_for(lambda: not support.pid_alive(victim), 5, what="the victim to die")
     finally:
