@@ -11,7 +11,8 @@
 # the conduitd binary from $CONDUITD (default ./conduitd).
 #
 # Environment: CONDUITD, WORKERS (default: online CPUs), ROUNDS (5),
-# DURATION (5s), CONNECTIONS (64), THREADS (1), WARMUP (1s).
+# DURATION (5s), CONNECTIONS (64), THREADS (1), WARMUP (1s), CONDUITD_ARGS
+# (extra conduitd flags, split on spaces, e.g. "--accepts-per-wake 1").
 # Needs nginx (Debian nginx-light), wrk and curl. Loopback only; bounded
 # to about 2 * ROUNDS * DURATION plus a few seconds.
 set -euo pipefail
@@ -24,6 +25,7 @@ duration=${DURATION:-5s}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-1}
 warmup=${WARMUP:-1s}
+read -r -a extra_args <<<"${CONDUITD_ARGS:-}"
 template="$here/nginx-healthz.conf.in"
 
 die() {
@@ -112,7 +114,7 @@ wait_ready() {
 nginx -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" >"$tmp/nginx.out" 2>&1 &
 nginx_pid=$!
 JWT_SECRET=bench "$conduitd" --listen "127.0.0.1:$api_port" --admin-listen "127.0.0.1:$admin_port" \
-    --workers "$workers" --access-log off --log-level warn >"$tmp/conduitd.out" 2>&1 &
+    --workers "$workers" --access-log off --log-level warn "${extra_args[@]}" >"$tmp/conduitd.out" 2>&1 &
 conduit_pid=$!
 
 nginx_url="http://127.0.0.1:$nginx_port/healthz"
@@ -135,7 +137,7 @@ run_wrk() {
     awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
 }
 
-echo "# GET /healthz, wrk -t$threads -c$connections -d$duration, keep-alive, $workers workers each"
+echo "# GET /healthz, wrk -t$threads -c$connections -d$duration, keep-alive, $workers workers each${CONDUITD_ARGS:+, conduitd $CONDUITD_ARGS}"
 echo "# $(nginx -v 2>&1 | sed 's/^nginx version: //'), $("$conduitd" --version 2>/dev/null | head -1)"
 echo "# $(uname -srm), $(getconf _NPROCESSORS_ONLN) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other load on the machine skews both servers)"
