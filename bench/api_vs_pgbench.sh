@@ -10,8 +10,9 @@
 #   GET /api/articles?limit=20, GET /api/articles/feed (token), GET /api/tags,
 #   GET /api/profiles/:username                               (server A)
 # and `pgbench -S -c 8 -j 2 -T BENCH_DURATION` on a separate database
-# (conduit_pgbench, `pgbench -i -s 10`). Prints a table of req/s and p99 and
-# the ratios to pgbench's tps, writes the data file (docs/bench-api.dat) and,
+# (conduit_pgbench, `pgbench -i -s 10`), and once more with -M prepared (the
+# protocol conduitd uses, a higher line). Prints a table of req/s and p99 and
+# the ratios to pgbench -S's tps, writes the data file (docs/bench-api.dat) and,
 # with gnuplot, the chart docs/bench-api.png (bench/plot.gp).
 #
 # Relies on: wrk, pgbench, psql, gnuplot (script/bootstrap), python3;
@@ -171,6 +172,12 @@ echo "bench: pgbench -S -c 8 -j 2 -T $duration"
 mkdir -p "$work/pglog"
 (cd "$work/pglog" && pgbench -S -n -c 8 -j 2 -T "$duration" -l --log-prefix=tx "$pgbench_db") \
     >"$work/pgbench.txt" 2>&1 || { cat "$work/pgbench.txt" >&2; exit 1; }
+# The same with prepared statements (as conduitd uses them): a second, higher line.
+echo "bench: pgbench -S -M prepared -c 8 -j 2 -T $duration"
+mkdir -p "$work/pglog-prepared"
+(cd "$work/pglog-prepared" && pgbench -S -M prepared -n -c 8 -j 2 -T "$duration" -l \
+    --log-prefix=tx "$pgbench_db") >"$work/pgbench-prepared.txt" 2>&1 ||
+    { cat "$work/pgbench-prepared.txt" >&2; exit 1; }
 
 # ---- the table, the ratios, the data file ----------------------------------
 mkdir -p "$(dirname "$out")"
@@ -183,17 +190,23 @@ for line in open(work + "/results"):
     kv = dict(x.split("=") for x in rest.split())
     rows.append((label, float(kv["rps"]), float(kv["p99_ms"]), int(kv["non2xx"]),
                  int(kv["socket_errors"])))
-txt = open(work + "/pgbench.txt").read()
-tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", txt).group(1))
-lat = []
-for path in glob.glob(work + "/pglog/tx*"):
-    for l in open(path):
-        parts = l.split()
-        if len(parts) >= 3:
-            lat.append(int(parts[2]))
-lat.sort()
-p99 = lat[int(len(lat) * 0.99) - 1] / 1000.0 if lat else float("nan")
+def pgbench(name, logdir):
+    """tps (without connection time) and p99 latency (ms) from the per-transaction logs."""
+    txt = open("%s/%s.txt" % (work, name)).read()
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", txt).group(1))
+    lat = []
+    for path in glob.glob("%s/%s/tx*" % (work, logdir)):
+        for l in open(path):
+            parts = l.split()
+            if len(parts) >= 3:
+                lat.append(int(parts[2]))
+    lat.sort()
+    return tps, (lat[int(len(lat) * 0.99) - 1] / 1000.0 if lat else float("nan"))
+
+tps, p99 = pgbench("pgbench", "pglog")
 rows.append(("pgbench_S", tps, p99, 0, 0))
+tps_prep, p99_prep = pgbench("pgbench-prepared", "pglog-prepared")
+rows.append(("pgbench_S_prepared", tps_prep, p99_prep, 0, 0))
 by = {r[0]: r for r in rows}
 print()
 print("%-16s %12s %10s %9s  %s" % ("endpoint", "req/s", "p99 ms", "x pgbench", "errors"))
@@ -205,6 +218,8 @@ on = by["slug_cache_on"][1] / tps
 print()
 print("ratio slug cache off / pgbench -S tps: %.2f (target >= 0.5: %s)" % (off, "met" if off >= 0.5 else "NOT met"))
 print("ratio slug cache on  / pgbench -S tps: %.2f (target > cache off: %s)" % (on, "met" if on > off else "NOT met"))
+print("(against pgbench -S -M prepared: cache off %.2f, cache on %.2f)"
+      % (by["slug_cache_off"][1] / tps_prep, by["slug_cache_on"][1] / tps_prep))
 with open(out, "w") as f:
     f.write("# conduitd API vs pgbench -S, %s; wrk -t1 -c%s -d%ss, %s workers, pgbench -c 8 -j 2\n"
             % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), conns, duration, workers))

@@ -1,6 +1,7 @@
 # bench/plot.gp: chart of bench/api_vs_pgbench.sh's data file: throughput
 # (req/s, left) and p99 latency (ms, right) per API endpoint, next to the
-# pgbench -S baseline (tps) measured in the same run.
+# pgbench -S baselines (tps; simple and prepared protocol) measured in the same
+# run. Ratios in the labels are to pgbench -S.
 #
 #   gnuplot -e "datafile='docs/bench-api.dat'; outfile='docs/bench-api.png'" bench/plot.gp
 #
@@ -19,8 +20,9 @@ set xtics rotate by -30 left nomirror
 set key off
 set yrange [0:*]
 set offsets 0.3, 0.3, graph 0.15, 0
-is_base(s) = (s eq "pgbench_S") ? 2 : 1
+is_base(s) = (s eq "pgbench_S" || s eq "pgbench_S_prepared") ? 2 : 1
 label(s) = (s eq "pgbench_S") ? "pgbench -S (tps)" : \
+    (s eq "pgbench_S_prepared") ? "pgbench -S -M prepared" : \
     (s eq "slug_cache_on") ? "article by slug, cache on" : \
     (s eq "slug_cache_off") ? "article by slug, cache off" : \
     (s eq "list_limit20") ? "list ?limit=20" : \
