@@ -3,20 +3,31 @@
  *
  * Each connection is a small state machine:
  *
- *   DOWN --timer--> CONNECTING --PQconnectPoll OK--> PREPARING --all prepared--> IDLE
- *   IDLE <--result--> BUSY          any failure --> DOWN (retry after back-off)
+ *   DOWN --timer--> CONNECTING --PQconnectPoll OK--> PREPARING --all prepared--> UP
+ *   any failure --> DOWN (retry after back-off)
+ *
+ * An UP connection runs in libpq's pipeline mode: up to DB_PIPELINE_DEPTH
+ * queries are in flight at once, each followed by its own Sync, so each is
+ * its own implicit transaction and an error in one never aborts another.
+ * Results come back in order; the connection's ring of in-flight operations
+ * says whose each is. A new query goes to the UP connection with the fewest
+ * in flight; when all are full it waits in the pool's FIFO. Pipelining lets
+ * the server take several queries per wake-up instead of one, which on a
+ * loaded machine is most of the cost of a short query.
  *
  * Two persistent events per connection watch libpq's socket: read (always
  * armed once the socket exists, so a server closing an idle connection is
  * noticed at once) and write (armed only while libpq has unsent bytes or
  * PQconnectPoll asks for it). One timer per connection serves, by state, as
- * the connect timeout, the client-side query timeout or the retry back-off.
+ * the connect timeout, the client-side timeout of the oldest query in
+ * flight, or the retry back-off.
  *
- * Ownership: queued jobs own copies of their parameters; a running query's
- * callback and argument live in its connection; PGresults are cleared here
- * after the callback returns.
+ * Ownership: queued jobs own copies of their parameters (libpq copies them
+ * into its buffer when a query is sent); PGresults are cleared here after
+ * the callback returns.
  *
- * Relies on libpq (non-blocking API), libevent, scoreboard.h, log.h.
+ * Relies on libpq >= 14 (pipeline mode, non-blocking API), libevent,
+ * scoreboard.h, log.h.
  */
 #include "config.h"
 
@@ -40,14 +51,24 @@
 #define DB_BACKOFF_MAX_MS           2000
 #define DB_QUERY_GRACE_MS           2000
 #define DB_QUERY_TIMEOUT_DEFAULT_MS 30000
+#define DB_PIPELINE_DEPTH           16
 
-/* A connection's life; see the diagram at the top. */
+/* A connection's life; see the diagram at the top. IDLE and BUSY are both
+ * "up": BUSY has queries in flight (what the busy/idle gauges show). */
 enum db_conn_state {
     DB_CONN_DOWN,       /* no PGconn; a retry may be scheduled */
     DB_CONN_CONNECTING, /* PQconnectPoll in progress */
     DB_CONN_PREPARING,  /* connected, preparing statement number `prep_next` */
-    DB_CONN_IDLE,       /* ready for a query */
-    DB_CONN_BUSY,       /* running one query */
+    DB_CONN_IDLE,       /* pipeline empty */
+    DB_CONN_BUSY,       /* 1..DB_PIPELINE_DEPTH queries in flight */
+};
+
+/* One query in flight on a connection. */
+struct db_op {
+    db_done_fn fn;
+    void *arg;
+    struct timespec started;
+    PGresult *result; /* first result of the statement, once it arrives */
 };
 
 struct db_job {
@@ -74,12 +95,13 @@ struct db_conn {
     bool write_armed;
     int prep_next;
     int backoff_ms;
-    bool failing; /* already logged this failure streak */
-    /* the running query */
-    db_done_fn fn;
-    void *arg;
-    struct timespec started;
-    PGresult *result;
+    bool failing;          /* already logged this failure streak */
+    PGresult *prep_result; /* PREPARING: the prepare's result */
+    /* queries in flight, oldest at head */
+    struct db_op ops[DB_PIPELINE_DEPTH];
+    int head;
+    int inflight;
+    int syncs; /* Sync results still to come */
 };
 
 struct db_pool {
@@ -235,19 +257,19 @@ static void db_fail_queue(struct db_pool *p)
     }
 }
 
-/* Finish the running query: hand its result to the callback. */
-static void db_conn_complete(struct db_conn *c, enum db_status st, PGresult *res)
+/* Client-side limit on how long the oldest query in flight may take. */
+static int db_query_timeout_ms(const struct db_pool *p)
 {
-    struct db_pool *p = c->pool;
-    db_done_fn fn = c->fn;
-    void *arg = c->arg;
+    return p->cfg.statement_timeout_ms > 0 ? p->cfg.statement_timeout_ms + DB_QUERY_GRACE_MS
+                                           : DB_QUERY_TIMEOUT_DEFAULT_MS;
+}
+
+/* Hand a finished query's result to its callback (op already removed). */
+static void db_op_complete(struct db_pool *p, struct db_op *op, enum db_status st, PGresult *res)
+{
     struct timespec now;
     bool failed = st == DB_UNAVAILABLE;
 
-    c->fn = NULL;
-    c->arg = NULL;
-    c->result = NULL;
-    (void)evtimer_del(&c->ev_timer);
     clock_gettime(CLOCK_MONOTONIC, &now);
     /* Integrity violations (class 23) are the request's fault (a taken
      * username, say) and are answered 409/422; anything else is logged. */
@@ -260,10 +282,26 @@ static void db_conn_complete(struct db_conn *c, enum db_status st, PGresult *res
     }
     /* sb_record_query counts db_errors for failed queries. */
     if (p->slot != NULL)
-        sb_record_query(p->slot, db_elapsed(&c->started, &now), failed);
-    if (fn != NULL)
-        fn(st, res, arg);
+        sb_record_query(p->slot, db_elapsed(&op->started, &now), failed);
+    if (op->fn != NULL)
+        op->fn(st, res, op->arg);
     PQclear(res);
+}
+
+/* Remove the oldest in-flight op into *out; adjust state and timer. */
+static void db_conn_pop(struct db_conn *c, struct db_op *out)
+{
+    *out = c->ops[c->head];
+    c->ops[c->head].result = NULL;
+    c->head = (c->head + 1) % DB_PIPELINE_DEPTH;
+    c->inflight--;
+    if (c->inflight == 0) {
+        (void)evtimer_del(&c->ev_timer);
+        if (c->state == DB_CONN_BUSY)
+            db_conn_set_state(c, DB_CONN_IDLE);
+    } else if (db_conn_timer(c, db_query_timeout_ms(c->pool)) != 0) {
+        log_warn("postgres: cannot re-arm a query timeout", "");
+    }
 }
 
 /* Classify a finished statement's result. */
@@ -310,13 +348,20 @@ static int db_conn_send_prepare(struct db_conn *c)
     return db_conn_flush(c);
 }
 
-/* The connection is ready: mark it up, maybe un-down the pool, take work. */
+/* The connection is ready: pipeline mode on, mark it up, take work. */
 static void db_conn_ready(struct db_conn *c)
 {
     struct db_pool *p = c->pool;
 
+    if (PQenterPipelineMode(c->pg) != 1) {
+        db_conn_fail(c, "pipeline mode");
+        return;
+    }
     (void)evtimer_del(&c->ev_timer);
     c->backoff_ms = 0;
+    c->head = 0;
+    c->inflight = 0;
+    c->syncs = 0;
     if (c->failing || p->down)
         log_info("postgres: connected", "\"conn\":%d", c->index);
     c->failing = false;
@@ -326,51 +371,56 @@ static void db_conn_ready(struct db_conn *c)
     db_conn_dispatch(c);
 }
 
-/* Start running a query on an IDLE connection. 0, or -1 if sending failed:
- * then the connection is closed and fn has NOT been called. */
+/* Send a query (and its Sync) on an up connection with room in its
+ * pipeline. 0, or -1 if sending failed: then the connection has been
+ * failed and fn has NOT been called. */
 static int db_conn_run(struct db_conn *c, int stmt, const char *const *values, db_done_fn fn,
                        void *arg)
 {
     const struct db_stmt *s = &c->pool->cfg.stmts[stmt];
-    int ms = c->pool->cfg.statement_timeout_ms > 0
-                 ? c->pool->cfg.statement_timeout_ms + DB_QUERY_GRACE_MS
-                 : DB_QUERY_TIMEOUT_DEFAULT_MS;
+    struct db_op *op;
 
-    c->fn = fn;
-    c->arg = arg;
-    clock_gettime(CLOCK_MONOTONIC, &c->started);
-    db_conn_set_state(c, DB_CONN_BUSY);
     if (!PQsendQueryPrepared(c->pg, s->name, s->nparams, values, NULL, NULL, 0) ||
-        db_conn_flush(c) != 0 || db_conn_timer(c, ms) != 0) {
-        c->fn = NULL;
-        c->arg = NULL;
+        !PQpipelineSync(c->pg) || db_conn_flush(c) != 0) {
         db_conn_fail(c, "send");
         return -1;
+    }
+    op = &c->ops[(c->head + c->inflight) % DB_PIPELINE_DEPTH];
+    op->fn = fn;
+    op->arg = arg;
+    op->result = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &op->started);
+    c->inflight++;
+    c->syncs++;
+    if (c->inflight == 1) {
+        db_conn_set_state(c, DB_CONN_BUSY);
+        if (db_conn_timer(c, db_query_timeout_ms(c->pool)) != 0)
+            log_warn("postgres: cannot arm a query timeout", "");
     }
     return 0;
 }
 
-/* An IDLE connection takes the oldest queued job, if any. */
+/* Fill c's pipeline from the pool's queue. */
 static void db_conn_dispatch(struct db_conn *c)
 {
     struct db_pool *p = c->pool;
     struct db_job *j;
 
-    if (c->state != DB_CONN_IDLE || (j = TAILQ_FIRST(&p->queue)) == NULL)
-        return;
-    TAILQ_REMOVE(&p->queue, j, link);
-    p->queued--;
-    if (db_conn_run(c, j->stmt, j->values, j->fn, j->arg) != 0)
-        j->fn(DB_UNAVAILABLE, NULL, j->arg);
-    free(j);
+    while ((c->state == DB_CONN_IDLE || c->state == DB_CONN_BUSY) &&
+           c->inflight < DB_PIPELINE_DEPTH && (j = TAILQ_FIRST(&p->queue)) != NULL) {
+        TAILQ_REMOVE(&p->queue, j, link);
+        p->queued--;
+        if (db_conn_run(c, j->stmt, j->values, j->fn, j->arg) != 0)
+            j->fn(DB_UNAVAILABLE, NULL, j->arg);
+        free(j);
+    }
 }
 
-/* Close the connection, fail its query, schedule a retry. */
+/* Close the connection, fail the queries in flight, schedule a retry. */
 static void db_conn_fail(struct db_conn *c, const char *why)
 {
     struct db_pool *p = c->pool;
     char msg[512];
-    bool had_query = c->state == DB_CONN_BUSY;
 
     log_json_escape(msg, sizeof(msg), c->pg != NULL ? PQerrorMessage(c->pg) : "");
     if (!c->failing) {
@@ -387,6 +437,8 @@ static void db_conn_fail(struct db_conn *c, const char *why)
         PQfinish(c->pg);
         c->pg = NULL;
     }
+    PQclear(c->prep_result);
+    c->prep_result = NULL;
     db_conn_set_state(c, DB_CONN_DOWN);
     if (p->nup == 0) {
         if (!p->down)
@@ -394,13 +446,14 @@ static void db_conn_fail(struct db_conn *c, const char *why)
         p->down = true;
         db_publish(p);
     }
-    if (had_query) {
-        PGresult *r = c->result;
-        c->result = NULL;
-        db_conn_complete(c, DB_UNAVAILABLE, r);
-    } else {
+    if (c->inflight == 0)
         db_count_error(p);
+    while (c->inflight > 0) {
+        struct db_op op;
+        db_conn_pop(c, &op);
+        db_op_complete(p, &op, DB_UNAVAILABLE, op.result);
     }
+    c->syncs = 0;
     if (p->down)
         db_fail_queue(p);
     if (p->stopping || c->state != DB_CONN_DOWN)
@@ -452,59 +505,86 @@ static void db_conn_poll(struct db_conn *c)
         db_conn_fail(c, "arm events");
 }
 
-/* Collect results in PREPARING or BUSY once libpq has a whole one. */
-static void db_conn_collect(struct db_conn *c)
+/* PREPARING: collect the prepare's result; at its end send the next one,
+ * or go up after the last. */
+static void db_conn_collect_prepare(struct db_conn *c)
 {
-    while (c->pg != NULL && !PQisBusy(c->pg)) {
+    while (c->pg != NULL && c->state == DB_CONN_PREPARING && !PQisBusy(c->pg)) {
         PGresult *res = PQgetResult(c->pg);
+        PGresult *r;
         if (res != NULL) {
-            if (c->result == NULL)
-                c->result = res;
+            if (c->prep_result == NULL)
+                c->prep_result = res;
             else
                 PQclear(res);
             continue;
         }
-        /* NULL: the statement is complete. */
-        if (c->state == DB_CONN_PREPARING) {
-            PGresult *r = c->result;
-            c->result = NULL;
-            if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
-                char msg[512];
-                log_json_escape(msg, sizeof(msg),
-                                r != NULL ? PQresultErrorMessage(r) : "no result");
-                log_error("postgres: cannot prepare a statement (has `conduitd migrate` run?)",
-                          "\"statement\":\"%s\",\"error\":\"%s\"",
-                          c->pool->cfg.stmts[c->prep_next].name, msg);
-                PQclear(r);
-                db_conn_fail(c, "prepare");
-                return;
-            }
+        r = c->prep_result;
+        c->prep_result = NULL;
+        if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
+            char msg[512];
+            log_json_escape(msg, sizeof(msg), r != NULL ? PQresultErrorMessage(r) : "no result");
+            log_error("postgres: cannot prepare a statement (has `conduitd migrate` run?)",
+                      "\"statement\":\"%s\",\"error\":\"%s\"",
+                      c->pool->cfg.stmts[c->prep_next].name, msg);
             PQclear(r);
-            if (++c->prep_next == c->pool->cfg.nstmts) {
-                db_conn_ready(c);
-                return;
-            }
-            if (db_conn_send_prepare(c) != 0) {
-                db_conn_fail(c, "prepare");
-                return;
-            }
-            continue;
+            db_conn_fail(c, "prepare");
+            return;
         }
-        if (c->state == DB_CONN_BUSY) {
-            PGresult *r = c->result;
-            enum db_status st = r != NULL ? db_result_status(r) : DB_UNAVAILABLE;
+        PQclear(r);
+        if (++c->prep_next == c->pool->cfg.nstmts) {
+            db_conn_ready(c);
+            return;
+        }
+        if (db_conn_send_prepare(c) != 0) {
+            db_conn_fail(c, "prepare");
+            return;
+        }
+    }
+}
+
+/* UP: take every complete result libpq has. Per query the sequence is its
+ * result(s), a NULL, then the PGRES_PIPELINE_SYNC of its Sync. */
+static void db_conn_collect(struct db_conn *c)
+{
+    struct db_pool *p = c->pool;
+
+    while (c->pg != NULL && (c->inflight > 0 || c->syncs > 0) && !PQisBusy(c->pg)) {
+        PGresult *res = PQgetResult(c->pg);
+        if (res == NULL) {
+            struct db_op op;
+            enum db_status st;
+            if (c->inflight == 0 || c->ops[c->head].result == NULL)
+                break; /* nothing complete yet */
+            db_conn_pop(c, &op);
+            st = db_result_status(op.result);
             if (st == DB_UNAVAILABLE && PQstatus(c->pg) == CONNECTION_BAD) {
-                c->result = r;
+                db_op_complete(p, &op, st, op.result);
                 db_conn_fail(c, "query");
                 return;
             }
-            db_conn_set_state(c, DB_CONN_IDLE);
-            db_conn_complete(c, st, r);
-            /* The callback may have started another query on c. */
-            db_conn_dispatch(c);
+            db_op_complete(p, &op, st, op.result);
+            continue;
         }
-        return;
+        switch (PQresultStatus(res)) {
+        case PGRES_PIPELINE_SYNC:
+            c->syncs--;
+            PQclear(res);
+            break;
+        case PGRES_PIPELINE_ABORTED:
+            /* Cannot happen with a Sync after every query; treat as lost. */
+            PQclear(res);
+            db_conn_fail(c, "pipeline aborted");
+            return;
+        default:
+            if (c->inflight > 0 && c->ops[c->head].result == NULL)
+                c->ops[c->head].result = res;
+            else
+                PQclear(res);
+        }
     }
+    /* Callbacks may have queued work this connection can take. */
+    db_conn_dispatch(c);
 }
 
 /* Socket readable: connection progress, results, or the server hanging up. */
@@ -522,16 +602,15 @@ static void db_conn_on_read(evutil_socket_t fd, short what, void *arg)
         db_conn_fail(c, "read");
         return;
     }
-    if (c->state == DB_CONN_IDLE) {
-        /* Nothing is expected: a NOTICE, or an error before the close. */
-        PGresult *res;
-        while (!PQisBusy(c->pg) && (res = PQgetResult(c->pg)) != NULL)
-            PQclear(res);
-        if (PQstatus(c->pg) == CONNECTION_BAD)
-            db_conn_fail(c, "server closed the connection");
+    if (c->state == DB_CONN_PREPARING) {
+        db_conn_collect_prepare(c);
         return;
     }
     db_conn_collect(c);
+    /* An idle connection has nothing to read but a NOTICE or the error
+     * that precedes the server closing it. */
+    if (c->pg != NULL && c->state == DB_CONN_IDLE && PQstatus(c->pg) == CONNECTION_BAD)
+        db_conn_fail(c, "server closed the connection");
 }
 
 /* Socket writable: connection progress or pending output. */
@@ -692,9 +771,19 @@ int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn 
 
     if (p == NULL || p->stopping || stmt < 0 || stmt >= p->cfg.nstmts)
         return -1;
-    for (int i = 0; i < p->nconns && !p->down; i++) {
-        if (p->conns[i].state == DB_CONN_IDLE &&
-            db_conn_run(&p->conns[i], stmt, values, fn, arg) == 0)
+    /* The up connection with the fewest queries in flight, if one has room;
+     * a failed send closes that connection, so look again. */
+    while (!p->down && TAILQ_EMPTY(&p->queue)) {
+        struct db_conn *best = NULL;
+        for (int i = 0; i < p->nconns; i++) {
+            struct db_conn *c = &p->conns[i];
+            if ((c->state == DB_CONN_IDLE || c->state == DB_CONN_BUSY) &&
+                c->inflight < DB_PIPELINE_DEPTH && (best == NULL || c->inflight < best->inflight))
+                best = c;
+        }
+        if (best == NULL)
+            break;
+        if (db_conn_run(best, stmt, values, fn, arg) == 0)
             return 0;
     }
     if (p->down || p->queued >= p->cfg.queue_max)
@@ -735,25 +824,20 @@ void db_pool_free(struct db_pool *p)
     for (int i = 0; i < p->nconns; i++) {
         struct db_conn *c = &p->conns[i];
         (void)evtimer_del(&c->ev_timer);
-        if (c->state == DB_CONN_BUSY) {
-            db_conn_clear_events(c);
-            PQfinish(c->pg);
-            c->pg = NULL;
-            db_conn_set_state(c, DB_CONN_DOWN);
-            db_conn_complete(c, DB_UNAVAILABLE, c->result);
-            c->result = NULL;
-        }
-    }
-    db_fail_queue(p);
-    for (int i = 0; i < p->nconns; i++) {
-        struct db_conn *c = &p->conns[i];
         db_conn_clear_events(c);
         if (c->pg != NULL)
             PQfinish(c->pg);
         c->pg = NULL;
-        PQclear(c->result);
+        PQclear(c->prep_result);
+        c->prep_result = NULL;
         db_conn_set_state(c, DB_CONN_DOWN);
+        while (c->inflight > 0) {
+            struct db_op op;
+            db_conn_pop(c, &op);
+            db_op_complete(p, &op, DB_UNAVAILABLE, op.result);
+        }
     }
+    db_fail_queue(p);
     free(p->url);
     free(p);
 }
