@@ -5,8 +5,10 @@
  * PQconnectPoll, statements are prepared on each new connection before it
  * takes work, and queries go out with PQsendQueryPrepared, driven by the
  * worker's libevent loop (PQconsumeInput on read events, PQflush on write
- * events). A connection runs one query at a time; queries beyond the idle
- * connections wait in a bounded FIFO queue.
+ * events). Connections run in pipeline mode: up to 16 queries in flight
+ * each, every one followed by its own Sync (so each is its own implicit
+ * transaction). A query goes to the connection with the fewest in flight;
+ * beyond that it waits in a bounded FIFO queue.
  *
  * Failure handling: a lost or failed connection is closed and reopened
  * after a back-off (50 ms doubling to 2 s, with jitter). A query that
