@@ -9,8 +9,8 @@ worker_libworker_a_SOURCES += worker/api.h worker/api_internal.h worker/api.c \
 	worker/password.c worker/password.h worker/migrate.c
 
 if HAVE_CHECK
-check_PROGRAMS += test/check_jwt test/check_api_text test/check_api_json
-TESTS += test/check_jwt test/check_api_text test/check_api_json
+check_PROGRAMS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password
+TESTS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password
 endif
 test_check_jwt_SOURCES = test/check_jwt.c
 test_check_jwt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
@@ -21,3 +21,6 @@ test_check_api_text_LDADD = worker/libworker.a common/libcommon.a $(CHECK_LIBS) 
 test_check_api_json_SOURCES = test/check_api_json.c
 test_check_api_json_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_api_json_LDADD = worker/libworker.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
+test_check_api_password_SOURCES = test/check_api_password.c
+test_check_api_password_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_check_api_password_LDADD = worker/libworker.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
