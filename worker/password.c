@@ -20,6 +20,8 @@
 #include <sys/eventfd.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <argon2.h>
@@ -30,6 +32,9 @@
 
 #define PASSWORD_ENCODED_MAX 160
 #define PASSWORD_MAX_THREADS 64
+/* Hashing threads run at a lower priority than the event loop, so that on a
+ * busy machine the scheduler prefers answering requests to hashing. */
+#define PASSWORD_THREAD_NICE 10
 
 enum password_kind { PASSWORD_JOB_HASH, PASSWORD_JOB_VERIFY };
 
@@ -112,6 +117,9 @@ static void *password_thread(void *varg)
 {
     struct password_pool *p = varg;
 
+    /* Linux: the nice value of a thread is per thread (its tid). Best
+     * effort: hashing still works at normal priority. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), PASSWORD_THREAD_NICE);
     if (pthread_mutex_lock(&p->lock) != 0)
         return NULL;
     for (;;) {
