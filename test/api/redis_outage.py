@@ -8,6 +8,7 @@ cache work again). A frozen Redis (SIGSTOP) must not hang requests, and the
 writes made while it was unreachable are not hidden by its old cache entries
 once it answers again. Needs DATABASE_URL and REDIS_URL (else SKIP)."""
 
+import json
 import os
 import signal
 import sys
@@ -72,6 +73,7 @@ def test_before_outage():
 
 def test_redis_down_serves_from_postgres():
     errors_before = metric(A.metrics(), "conduitd_redis_errors_total") or 0.0
+    log_before = len(SRV.output())
     article()  # cached now
     R.stop()
     u = STATE["user"]
@@ -97,6 +99,10 @@ def test_redis_down_serves_from_postgres():
             "conduitd_redis_errors_total did not grow (%s -> %s)" % (errors_before, errors_after))
     A.check(SRV.get("/readyz", admin=True).status == 200, "/readyz must stay 200")
     A.check(sorted(SRV.worker_pids()) == STATE["pids"], "workers were replaced")
+    # The log says so: a warn or error line from a worker.
+    lines = [json.loads(x) for x in SRV.output()[log_before:].splitlines() if x.startswith("{")]
+    A.check(any(x.get("level") in ("warn", "warning", "error") and x.get("proc") == "worker"
+                for x in lines), "no worker warn/error log line about Redis going away")
 
 
 def test_redis_back_reconnects():
