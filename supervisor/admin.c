@@ -178,6 +178,9 @@ static int admin_status_worker(const struct supervisor *sv, uint32_t i, cJSON *a
              cJSON_AddNumberToObject(
                  o, "connections",
                  (double)__atomic_load_n(&slot->connections_open, __ATOMIC_RELAXED)) != NULL &&
+             cJSON_AddNumberToObject(o, "connections_accepted",
+                                     (double)__atomic_load_n(&slot->c.connections_accepted,
+                                                             __ATOMIC_RELAXED)) != NULL &&
              cJSON_AddNumberToObject(o, "heartbeat_age_ms", (double)(now_mono - hb)) != NULL &&
              cJSON_AddNumberToObject(o, "rss_bytes",
                                      (double)__atomic_load_n(&slot->rss_bytes, __ATOMIC_RELAXED)) !=
