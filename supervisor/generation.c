@@ -18,6 +18,8 @@
  * (supervisor.c sizes it at start). A reload to more workers than the free
  * slots can hold proceeds in steps: each new worker that is ready lets one
  * old worker be retired early, whose slot then takes the next new worker.
+ * More workers than the scoreboard has slots cannot be reached this way:
+ * such a reload is refused (a restart or USR2 maps a larger scoreboard).
  *
  * Settings that cannot change without a restart (the listening addresses
  * and the backlog: the sockets stay open for the process's life) keep their
@@ -136,6 +138,15 @@ void sv_reload_begin(struct supervisor *sv, const char *why)
              sv->settings->config_file);
     next = gen_load_settings(sv);
     if (next == NULL) {
+        sv->reloads[1]++;
+        return;
+    }
+    if ((uint32_t)next->workers > sv->sb->nslots) {
+        log_error("reload failed: more workers than the scoreboard has slots; restart (or "
+                  "USR2) to grow this far; the current generation keeps serving",
+                  "\"workers\":%d,\"slots\":%u,\"generation\":%u", next->workers, sv->sb->nslots,
+                  sv->generation);
+        free(next);
         sv->reloads[1]++;
         return;
     }

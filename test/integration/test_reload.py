@@ -16,6 +16,10 @@
   at once, the old workers keep serving, the generation stays, and the
   failure is not counted as crash-loop restarts; fixing the file and
   sending HUP again works.
+- A reload to more workers than there are free slots proceeds in steps
+  (2 -> 6 workers in a scoreboard of 6 slots: an old worker retires each
+  time a new one is ready), without a failed request; more workers than the
+  scoreboard has slots is refused and changes nothing.
 - A HUP that changes --listen keeps the running address and says so.
 """
 
@@ -239,6 +243,45 @@ def test_new_workers_failing_keep_old_generation():
         cfg.remove()
 
 
+def test_reload_grows_in_steps():
+    cfg = Config("")
+    srv = file_server(cfg, "CONDUIT_WORKERS=2\nCONDUIT_ACCESS_LOG=off\n")
+    head = "CONDUIT_LISTEN=127.0.0.1:%d\nCONDUIT_ADMIN_LISTEN=127.0.0.1:%d\nCONDUIT_ACCESS_LOG=off\n"
+    try:
+        with srv:
+            srv.wait_ready()
+            load = loadgen.Load(srv.port, new_threads=2, keepalive_threads=1).start()
+            try:
+                load.wait_ok(100)
+                cfg.write(head % (srv.port, srv.admin_port) + "CONDUIT_WORKERS=6\n")
+                srv.signal(signal.SIGHUP)
+                wait_reload_done(srv, 2, 6)
+                load.wait_ok(100)
+                # The scoreboard has 6 slots (twice 2, at least 2 + 4).
+                cfg.write(head % (srv.port, srv.admin_port) + "CONDUIT_WORKERS=7\n")
+                srv.signal(signal.SIGHUP)
+                support.wait_for(lambda: srv.status()["reload"]["failed"] == 1, 5,
+                                 what="the reload to be refused")
+                load.wait_ok(100)
+            finally:
+                load.stop()
+            print(load.report())
+            assert load.failures() == 0, load.report()
+            out = srv.output()
+            early = [e for e in support.log_events(out, "worker retiring")
+                     if e["why"] == "reload: making room for the new generation"]
+            assert len(early) == 2, early
+            refused = support.log_events(out, "reload failed: more workers than the scoreboard "
+                                         "has slots; restart (or USR2) to grow this far; the "
+                                         "current generation keeps serving")
+            assert len(refused) == 1 and refused[0]["slots"] == 6, refused
+            st = srv.status()
+            assert st["generation"] == 2 and len(st["workers"]) == 6, st
+            assert sum(st["restarts"].values()) == 0, st["restarts"]
+    finally:
+        cfg.remove()
+
+
 def test_listen_change_needs_restart():
     cfg = Config("")
     srv = file_server(cfg, "CONDUIT_WORKERS=1\nCONDUIT_ACCESS_LOG=off\n")
@@ -271,4 +314,4 @@ if __name__ == "__main__":
                        test_old_worker_finishes_in_flight_request,
                        test_invalid_config_changes_nothing,
                        test_new_workers_failing_keep_old_generation,
-                       test_listen_change_needs_restart])
+                       test_reload_grows_in_steps, test_listen_change_needs_restart])

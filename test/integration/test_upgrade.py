@@ -55,6 +55,7 @@ def terminate(pid, timeout=15):
     os.kill(pid, signal.SIGTERM)
     support.wait_for(lambda: not support.pid_alive(pid), timeout,
                      what="process %d to exit after SIGTERM" % pid)
+    support.reap(pid)
 
 
 def test_usr2_upgrade_under_load():
@@ -110,6 +111,7 @@ def test_usr2_upgrade_under_load():
                 srv.status()), 15, what="a third supervisor")
         support.wait_for(lambda: not support.pid_alive(new_pid), 15,
                          what="the second supervisor to exit")
+        support.reap(new_pid)
         new_pid = third
         assert srv.status()["generation"] == 3
         assert srv.get("/healthz").status == 200
@@ -119,6 +121,9 @@ def test_usr2_upgrade_under_load():
     finally:
         if new_pid is not None and support.pid_alive(new_pid):
             os.kill(new_pid, signal.SIGKILL)
+            support.wait_for(lambda: not support.pid_alive(new_pid), 5, what="the kill")
+        if new_pid is not None:
+            support.reap(new_pid)
         srv.kill()
         os.unlink(cfg)
 
@@ -255,5 +260,6 @@ def test_socket_activation():
 
 
 if __name__ == "__main__":
+    support.become_subreaper()
     harness.run_tests([test_usr2_upgrade_under_load, test_usr2_invalid_config_keeps_old,
                        test_usr2_workers_cannot_start_keeps_old, test_socket_activation])

@@ -236,6 +236,7 @@ def test_zero_drop():
         os.kill(new_pid, signal.SIGTERM)
         support.wait_for(lambda: not support.pid_alive(new_pid), 30,
                          what="the upgraded supervisor to stop")
+        support.reap(new_pid)
         print("stopped in %.2fs" % (time.monotonic() - terminate_at))
         srv.check_clean()
     finally:
@@ -243,9 +244,13 @@ def test_zero_drop():
             ld.stopping.set()
         if new_pid is not None and support.pid_alive(new_pid):
             os.kill(new_pid, signal.SIGKILL)
+            support.wait_for(lambda: not support.pid_alive(new_pid), 5, what="the kill")
+        if new_pid is not None:
+            support.reap(new_pid)
         srv.kill()
         os.unlink(cfg.name)
 
 
 if __name__ == "__main__":
+    support.become_subreaper()
     harness.run_tests([test_zero_drop])
