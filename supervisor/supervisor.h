@@ -76,6 +76,7 @@ struct sv_slot {
     bool wanted;             /* this slot should run a worker */
     bool retiring;           /* its worker was asked to drain and leave */
     bool hung_killed;        /* SIGKILL sent after the SIGABRT grace */
+    bool abandoned;          /* its generation's reload was given up: its exit is not counted */
     int kill_reason;         /* enum sb_restart_reason to count at its exit, or -1 */
     int replaced_by;         /* recycling: slot of its replacement, or -1 */
     int64_t started_mono_ms; /* fork time, monotonic */

@@ -9,8 +9,10 @@
  *   O: pipe2(); fork(); in the child: fd 3 = API socket, fd 4 = admin
  *      socket, fd 5 = the pipe's write end, every other descriptor closed,
  *      LISTEN_FDS=2, LISTEN_PID=<child pid>, LISTEN_FDNAMES=api:admin,
- *      CONDUIT_UPGRADE_FD=5, signals back to default; execv(exe_path, argv).
- *   N: reads its settings as any start does, adopts fds 3 and 4 instead of
+ *      CONDUIT_UPGRADE_FD=5, CONDUIT_UPGRADE_GENERATION=<O's highest
+ *      generation>, signals back to default; execv(exe_path, argv).
+ *   N: numbers its first generation one above O's (so conduitd_generation
+ *      keeps growing), reads its settings as any start does, adopts fds 3 and 4 instead of
  *      binding (listen.c), keeps fd 5 (close-on-exec, so its workers never
  *      hold it) and does not answer on the shared admin socket yet. Once
  *      every worker slot has had a ready worker, N writes "ready\n" on
@@ -40,6 +42,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +53,9 @@
 #include "proc.h"
 #include "supervisor.h"
 
-#define UPGRADE_FD_ENV "CONDUIT_UPGRADE_FD"
-#define UPGRADE_FD     5 /* the readiness pipe in the new binary */
+#define UPGRADE_FD_ENV  "CONDUIT_UPGRADE_FD"
+#define UPGRADE_GEN_ENV "CONDUIT_UPGRADE_GENERATION"
+#define UPGRADE_FD      5 /* the readiness pipe in the new binary */
 
 /* Make path absolute against the current directory into out; 0 or -1. */
 static int upgrade_absolute(const char *path, char *out, size_t len)
@@ -96,12 +100,24 @@ static int upgrade_resolve_exe(const char *argv0, char *out, size_t len)
 int sv_upgrade_init(struct supervisor *sv, const char *argv0, char *errbuf, size_t errlen)
 {
     const char *v = getenv(UPGRADE_FD_ENV);
+    const char *g = getenv(UPGRADE_GEN_ENV);
     char *end;
     long fd;
 
     if (upgrade_resolve_exe(argv0, sv->exe_path, sizeof(sv->exe_path)) != 0) {
         /* Not fatal: only USR2 needs it, and it says so then. */
         sv->exe_path[0] = '\0';
+    }
+    if (g != NULL) {
+        unsigned long gen;
+        errno = 0;
+        gen = strtoul(g, &end, 10);
+        if (errno == 0 && *end == '\0' && gen > 0 && gen < UINT32_MAX)
+            sv->generation = sv->last_generation = (uint32_t)gen + 1;
+        if (unsetenv(UPGRADE_GEN_ENV) != 0) {
+            snprintf(errbuf, errlen, "%s: cannot remove it from the environment", UPGRADE_GEN_ENV);
+            return -1;
+        }
     }
     if (v == NULL)
         return 0;
@@ -132,7 +148,7 @@ static void __attribute__((noreturn)) upgrade_child(struct supervisor *sv, int p
                                SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU, SIGPIPE};
     struct sigaction sa;
     sigset_t none;
-    char pid[24];
+    char pid[24], gen[24];
     int a, b, c;
 
     memset(&sa, 0, sizeof(sa));
@@ -155,8 +171,10 @@ static void __attribute__((noreturn)) upgrade_child(struct supervisor *sv, int p
             (void)close(fd); /* EBADF for unused numbers is expected */
     }
     snprintf(pid, sizeof(pid), "%d", (int)getpid());
+    snprintf(gen, sizeof(gen), "%u", sv->last_generation);
     if (setenv("LISTEN_FDS", "2", 1) != 0 || setenv("LISTEN_PID", pid, 1) != 0 ||
-        setenv("LISTEN_FDNAMES", "api:admin", 1) != 0 || setenv(UPGRADE_FD_ENV, "5", 1) != 0)
+        setenv("LISTEN_FDNAMES", "api:admin", 1) != 0 || setenv(UPGRADE_FD_ENV, "5", 1) != 0 ||
+        setenv(UPGRADE_GEN_ENV, gen, 1) != 0)
         _exit(127);
     if (sigemptyset(&none) != 0 || sigprocmask(SIG_SETMASK, &none, NULL) != 0)
         _exit(127);
