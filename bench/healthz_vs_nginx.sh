@@ -7,7 +7,11 @@
 # conduitd with --access-log off), the same number of workers each, then
 # runs `wrk -t1 -c64` (keep-alive) against them alternately, ROUNDS times
 # each, alternating which goes first, prints every run and the median
-# ratio conduitd/nginx, and stops both servers. Builds nothing: it takes
+# ratio conduitd/nginx, and stops both servers. It also reads the CPU time
+# the server's processes used during each run (/proc/PID/stat of the
+# master and its workers) and prints it per request, user and system:
+# that figure moves far less than requests/s when other work shares the
+# machine. Builds nothing: it takes
 # the conduitd binary from $CONDUITD (default ./conduitd).
 #
 # Environment: CONDUITD, WORKERS (default: online CPUs), ROUNDS (5),
@@ -126,41 +130,67 @@ body_nginx=$(curl -s "$nginx_url")
 body_conduit=$(curl -s "$conduit_url")
 [ "$body_nginx" = "$body_conduit" ] || die "bodies differ: nginx '$body_nginx', conduitd '$body_conduit'"
 
-# One wrk run; prints requests/s (fails on socket errors or non-2xx answers).
+# CPU clock ticks used so far by pid and its children: "user system".
+cpu_ticks() {
+    local p u=0 s=0 f
+    for p in "$1" $(pgrep -P "$1"); do
+        f=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+        read -r -a a <<<"$f"
+        u=$((u + a[11]))
+        s=$((s + a[12]))
+    done
+    echo "$u $s"
+}
+
+# One wrk run against the server whose master is pid; prints
+# "requests/s user-us/request system-us/request" (fails on socket errors or
+# non-2xx answers).
 run_wrk() {
-    local url=$1 dur=$2 out
+    local url=$1 dur=$2 pid=$3 out u0 s0 u1 s1
+    read -r u0 s0 < <(cpu_ticks "$pid")
     out=$(wrk -t"$threads" -c"$connections" -d"$dur" "$url")
+    read -r u1 s1 < <(cpu_ticks "$pid")
     if grep -qE 'Non-2xx|Socket errors' <<<"$out"; then
         echo "$out" >&2
         die "errors during the run against $url"
     fi
-    awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+    awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" '
+        /requests in/ { n = $1 }
+        /^Requests\/sec:/ { rps = $2 }
+        END { printf "%s %.2f %.2f\n", rps, u / hz * 1e6 / n, s / hz * 1e6 / n }' <<<"$out"
 }
 
 echo "# GET /healthz, wrk -t$threads -c$connections -d$duration, keep-alive, $workers workers each${CONDUITD_ARGS:+, conduitd $CONDUITD_ARGS}"
 echo "# $(nginx -v 2>&1 | sed 's/^nginx version: //'), $("$conduitd" --version 2>/dev/null | head -1)"
 echo "# $(uname -srm), $(getconf _NPROCESSORS_ONLN) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other load on the machine skews both servers)"
-run_wrk "$nginx_url" "$warmup" >/dev/null
-run_wrk "$conduit_url" "$warmup" >/dev/null
+run_wrk "$nginx_url" "$warmup" "$nginx_pid" >/dev/null
+run_wrk "$conduit_url" "$warmup" "$conduit_pid" >/dev/null
 
 ratios=()
 nginx_all=()
 conduit_all=()
-printf '%-6s %-9s %12s\n' round server 'req/s'
+nginx_cpu=()
+conduit_cpu=()
+printf '%-6s %-9s %12s %14s %14s\n' round server 'req/s' 'user us/req' 'sys us/req'
 for r in $(seq "$rounds"); do
     # Alternate which server goes first, so drift does not favour either.
     if [ $((r % 2)) -eq 1 ]; then order="nginx conduitd"; else order="conduitd nginx"; fi
     for s in $order; do
         if [ "$s" = nginx ]; then
-            n=$(run_wrk "$nginx_url" "$duration")
+            out=$(run_wrk "$nginx_url" "$duration" "$nginx_pid")
+            read -r n nu ns <<<"$out"
+            printf '%-6s %-9s %12s %14s %14s\n' "$r" "$s" "$n" "$nu" "$ns"
         else
-            c=$(run_wrk "$conduit_url" "$duration")
+            out=$(run_wrk "$conduit_url" "$duration" "$conduit_pid")
+            read -r c cu cs <<<"$out"
+            printf '%-6s %-9s %12s %14s %14s\n' "$r" "$s" "$c" "$cu" "$cs"
         fi
-        printf '%-6s %-9s %12s\n' "$r" "$s" "$([ "$s" = nginx ] && echo "$n" || echo "$c")"
     done
     nginx_all+=("$n")
     conduit_all+=("$c")
+    nginx_cpu+=("$(awk -v u="$nu" -v s="$ns" 'BEGIN { printf "%.2f", u + s }')")
+    conduit_cpu+=("$(awk -v u="$cu" -v s="$cs" 'BEGIN { printf "%.2f", u + s }')")
     ratios+=("$(awk -v c="$c" -v n="$n" 'BEGIN { printf "%.3f", c / n }')")
 done
 
@@ -171,5 +201,6 @@ median() {
 
 echo "per-round ratio conduitd/nginx: ${ratios[*]}"
 echo "median req/s: nginx $(median "${nginx_all[@]}"), conduitd $(median "${conduit_all[@]}")"
+echo "median CPU us/request (user+sys, all processes): nginx $(median "${nginx_cpu[@]}"), conduitd $(median "${conduit_cpu[@]}")"
 echo "median ratio conduitd/nginx: $(median "${ratios[@]}")"
 echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
