@@ -70,7 +70,8 @@ static void gen_unwant(struct supervisor *sv, uint32_t i, const char *why)
 
 /* Keep the running value of a setting that needs a restart; warn if the
  * configuration asked for another. */
-static void gen_keep_setting(const char *name, char *running_value, char *configured, size_t size)
+static void gen_keep_setting(const char *name, const char *running_value, char *configured,
+                             size_t size)
 {
     if (strcmp(running_value, configured) == 0)
         return;
