@@ -233,7 +233,7 @@ START_TEST(test_statements)
             ck_assert_str_ne(st[i].name, st[j].name);
         /* every $n used is declared */
         for (int n = st[i].nparams + 1; n <= 9; n++) {
-            char ref[4];
+            char ref[16];
             snprintf(ref, sizeof(ref), "$%d", n);
             ck_assert_msg(strstr(st[i].sql, ref) == NULL, "%s uses %s", st[i].name, ref);
         }
