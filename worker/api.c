@@ -194,6 +194,7 @@ int api_worker_start(struct worker *w, char *errbuf, size_t errlen)
             .size = s->db_pool > 0 ? s->db_pool : 1,
             .statement_timeout_ms = s->statement_timeout_ms,
             .queue_max = API_DB_QUEUE_MAX,
+            .pipeline_depth = API_DB_PIPELINE_DEPTH,
             .stmts = api->stmts,
             .nstmts = Q__COUNT,
             .slot = w->slot,

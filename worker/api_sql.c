@@ -142,14 +142,17 @@ static const char sql_article_delete[] =
     "RETURNING id) "
     "SELECT a.author_id, (SELECT count(*) FROM d) FROM a";
 
+/* The article row is locked first (the lock the counter trigger's UPDATE
+ * needs anyway): a concurrent article delete locks the article and then
+ * cascades to favorites, so taking the favorite row first would deadlock. */
 static const char sql_favorite[] =
-    "WITH a AS (SELECT id FROM articles WHERE slug = $1), "
+    "WITH a AS (SELECT id FROM articles WHERE slug = $1 FOR NO KEY UPDATE), "
     "ins AS (INSERT INTO favorites (user_id, article_id) SELECT $2, id FROM a "
     "ON CONFLICT DO NOTHING) "
     "SELECT id FROM a";
 
 static const char sql_unfavorite[] =
-    "WITH a AS (SELECT id FROM articles WHERE slug = $1), "
+    "WITH a AS (SELECT id FROM articles WHERE slug = $1 FOR NO KEY UPDATE), "
     "del AS (DELETE FROM favorites f USING a WHERE f.user_id = $2 AND f.article_id = a.id) "
     "SELECT id FROM a";
 

@@ -6,7 +6,7 @@
  *   DOWN --timer--> CONNECTING --PQconnectPoll OK--> PREPARING --all prepared--> UP
  *   any failure --> DOWN (retry after back-off)
  *
- * An UP connection runs in libpq's pipeline mode: up to DB_PIPELINE_DEPTH
+ * An UP connection runs in libpq's pipeline mode: up to cfg.pipeline_depth
  * queries are in flight at once, each followed by its own Sync, so each is
  * its own implicit transaction and an error in one never aborts another.
  * Results come back in order; the connection's ring of in-flight operations
@@ -51,7 +51,7 @@
 #define DB_BACKOFF_MAX_MS           2000
 #define DB_QUERY_GRACE_MS           2000
 #define DB_QUERY_TIMEOUT_DEFAULT_MS 30000
-#define DB_PIPELINE_DEPTH           16
+#define DB_PIPELINE_MAX             16
 
 /* A connection's life; see the diagram at the top. IDLE and BUSY are both
  * "up": BUSY has queries in flight (what the busy/idle gauges show). */
@@ -60,7 +60,7 @@ enum db_conn_state {
     DB_CONN_CONNECTING, /* PQconnectPoll in progress */
     DB_CONN_PREPARING,  /* connected, preparing statement number `prep_next` */
     DB_CONN_IDLE,       /* pipeline empty */
-    DB_CONN_BUSY,       /* 1..DB_PIPELINE_DEPTH queries in flight */
+    DB_CONN_BUSY,       /* 1..pipeline_depth queries in flight */
 };
 
 /* One query in flight on a connection. */
@@ -98,7 +98,7 @@ struct db_conn {
     bool failing;          /* already logged this failure streak */
     PGresult *prep_result; /* PREPARING: the prepare's result */
     /* queries in flight, oldest at head */
-    struct db_op ops[DB_PIPELINE_DEPTH];
+    struct db_op ops[DB_PIPELINE_MAX];
     int head;
     int inflight;
     int syncs; /* Sync results still to come */
@@ -293,7 +293,7 @@ static void db_conn_pop(struct db_conn *c, struct db_op *out)
 {
     *out = c->ops[c->head];
     c->ops[c->head].result = NULL;
-    c->head = (c->head + 1) % DB_PIPELINE_DEPTH;
+    c->head = (c->head + 1) % DB_PIPELINE_MAX;
     c->inflight--;
     if (c->inflight == 0) {
         (void)evtimer_del(&c->ev_timer);
@@ -385,7 +385,7 @@ static int db_conn_run(struct db_conn *c, int stmt, const char *const *values, d
         db_conn_fail(c, "send");
         return -1;
     }
-    op = &c->ops[(c->head + c->inflight) % DB_PIPELINE_DEPTH];
+    op = &c->ops[(c->head + c->inflight) % DB_PIPELINE_MAX];
     op->fn = fn;
     op->arg = arg;
     op->result = NULL;
@@ -407,7 +407,7 @@ static void db_conn_dispatch(struct db_conn *c)
     struct db_job *j;
 
     while ((c->state == DB_CONN_IDLE || c->state == DB_CONN_BUSY) &&
-           c->inflight < DB_PIPELINE_DEPTH && (j = TAILQ_FIRST(&p->queue)) != NULL) {
+           c->inflight < p->cfg.pipeline_depth && (j = TAILQ_FIRST(&p->queue)) != NULL) {
         TAILQ_REMOVE(&p->queue, j, link);
         p->queued--;
         if (db_conn_run(c, j->stmt, j->values, j->fn, j->arg) != 0)
@@ -708,6 +708,10 @@ struct db_pool *db_pool_new(struct event_base *base, const struct db_config *cfg
     p->cfg.url = p->url;
     p->slot = cfg->slot;
     p->nconns = n;
+    if (p->cfg.pipeline_depth < 1)
+        p->cfg.pipeline_depth = 1;
+    if (p->cfg.pipeline_depth > DB_PIPELINE_MAX)
+        p->cfg.pipeline_depth = DB_PIPELINE_MAX;
     p->rng = (unsigned)getpid() ^ (unsigned)time(NULL);
     TAILQ_INIT(&p->queue);
     /* Generic plans always: the statements are written for them (one per
@@ -778,7 +782,8 @@ int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn 
         for (int i = 0; i < p->nconns; i++) {
             struct db_conn *c = &p->conns[i];
             if ((c->state == DB_CONN_IDLE || c->state == DB_CONN_BUSY) &&
-                c->inflight < DB_PIPELINE_DEPTH && (best == NULL || c->inflight < best->inflight))
+                c->inflight < p->cfg.pipeline_depth &&
+                (best == NULL || c->inflight < best->inflight))
                 best = c;
         }
         if (best == NULL)

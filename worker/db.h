@@ -5,10 +5,10 @@
  * PQconnectPoll, statements are prepared on each new connection before it
  * takes work, and queries go out with PQsendQueryPrepared, driven by the
  * worker's libevent loop (PQconsumeInput on read events, PQflush on write
- * events). Connections run in pipeline mode: up to 16 queries in flight
- * each, every one followed by its own Sync (so each is its own implicit
- * transaction). A query goes to the connection with the fewest in flight;
- * beyond that it waits in a bounded FIFO queue.
+ * events). Connections run in pipeline mode: up to pipeline_depth queries
+ * in flight each, every one followed by its own Sync (so each is its own
+ * implicit transaction). A query goes to the connection with the fewest in
+ * flight; beyond that it waits in a bounded FIFO queue.
  *
  * Failure handling: a lost or failed connection is closed and reopened
  * after a back-off (50 ms doubling to 2 s, with jitter). A query that
@@ -48,6 +48,7 @@ struct db_config {
     int size;                 /* connections (>= 1) */
     int statement_timeout_ms; /* server-side limit, set per session; 0 = none */
     int queue_max;            /* queries waiting for a connection */
+    int pipeline_depth;       /* queries in flight per connection, 1..16 */
     const struct db_stmt *stmts;
     int nstmts;
     struct sb_slot *slot; /* metrics; may be NULL (tests) */
