@@ -35,7 +35,7 @@ struct sb_slot;
 struct cache;
 struct redisReply;
 
-#define CACHE_CMD_TIMEOUT_MS 300
+#define CACHE_CMD_TIMEOUT_MS 500
 #define CACHE_FILL_WINDOW_MS 500
 #define CACHE_TOMBSTONE_S    2
 #define CACHE_KEY_PREFIX     "conduit:v1:c:" /* cache entries; rate limits use conduit:v1:rl: */

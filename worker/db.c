@@ -524,9 +524,11 @@ static void db_conn_collect_prepare(struct db_conn *c)
         if (r == NULL || PQresultStatus(r) != PGRES_COMMAND_OK) {
             char msg[512];
             log_json_escape(msg, sizeof(msg), r != NULL ? PQresultErrorMessage(r) : "no result");
-            log_error("postgres: cannot prepare a statement (has `conduitd migrate` run?)",
-                      "\"statement\":\"%s\",\"error\":\"%s\"",
-                      c->pool->cfg.stmts[c->prep_next].name, msg);
+            /* Once per failure streak: retries follow every 2 s. */
+            if (!c->failing)
+                log_error("postgres: cannot prepare a statement (has `conduitd migrate` run?)",
+                          "\"statement\":\"%s\",\"error\":\"%s\"",
+                          c->pool->cfg.stmts[c->prep_next].name, msg);
             PQclear(r);
             db_conn_fail(c, "prepare");
             return;
