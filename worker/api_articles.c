@@ -215,7 +215,7 @@ void api_articles_respond_one(struct api_req *r, const char *slug, int status)
     const char *vals[2] = {slug, NULL};
 
     r->status = status;
-    clock_gettime(CLOCK_MONOTONIC, &r->read_started);
+    (void)clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     if (r->viewer == 0) {
         (void)api_db(r, Q_ARTICLE_BY_SLUG_ANON, vals, articles_on_one);
         return;

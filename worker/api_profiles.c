@@ -60,7 +60,7 @@ static void profiles_query(struct api_req *r, int stmt)
         snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
         vals[1] = id;
     }
-    clock_gettime(CLOCK_MONOTONIC, &r->read_started);
+    (void)clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     (void)api_db(r, stmt, vals, profiles_on_row);
 }
 

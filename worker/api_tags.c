@@ -44,7 +44,7 @@ static void tags_on_cache(const char *val, size_t len, void *arg)
         api_respond_raw(r, 200, val, len);
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &r->read_started);
+    (void)clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     (void)api_db(r, Q_TAGS, NULL, tags_on_list);
 }
 
@@ -59,6 +59,6 @@ void api_tags_list(struct http_request *req, const struct route_params *p, void 
     klen = api_key_tags(key);
     if (cache_get(r->api->cache, key, klen, tags_on_cache, r) == 0)
         return;
-    clock_gettime(CLOCK_MONOTONIC, &r->read_started);
+    (void)clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     (void)api_db(r, Q_TAGS, NULL, tags_on_list);
 }

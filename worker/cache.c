@@ -563,7 +563,7 @@ void cache_put(struct cache *c, const char *key, size_t klen, const char *val, s
         return;
     /* A slow read might have seen a row older than a tombstone that has
      * expired meanwhile: do not store it (see cache.h). */
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    (void)clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (int64_t)(now.tv_sec - read_started->tv_sec) * 1000 +
          (now.tv_nsec - read_started->tv_nsec) / 1000000;
     if (ms > CACHE_FILL_WINDOW_MS)

@@ -270,7 +270,7 @@ static void db_op_complete(struct db_pool *p, struct db_op *op, enum db_status s
     struct timespec now;
     bool failed = st == DB_UNAVAILABLE;
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
+    (void)clock_gettime(CLOCK_MONOTONIC, &now);
     /* Integrity violations (class 23) are the request's fault (a taken
      * username, say) and are answered 409/422; anything else is logged. */
     if (st != DB_OK && res != NULL && strncmp(db_sqlstate(res), "23", 2) != 0) {
@@ -389,7 +389,7 @@ static int db_conn_run(struct db_conn *c, int stmt, const char *const *values, d
     op->fn = fn;
     op->arg = arg;
     op->result = NULL;
-    clock_gettime(CLOCK_MONOTONIC, &op->started);
+    (void)clock_gettime(CLOCK_MONOTONIC, &op->started);
     c->inflight++;
     c->syncs++;
     if (c->inflight == 1) {
