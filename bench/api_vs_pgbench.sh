@@ -209,9 +209,9 @@ tps_prep, p99_prep = pgbench("pgbench-prepared", "pglog-prepared")
 rows.append(("pgbench_S_prepared", tps_prep, p99_prep, 0, 0))
 by = {r[0]: r for r in rows}
 print()
-print("%-16s %12s %10s %9s  %s" % ("endpoint", "req/s", "p99 ms", "x pgbench", "errors"))
+print("%-20s %12s %10s %9s  %s" % ("endpoint", "req/s", "p99 ms", "x pgbench", "errors"))
 for label, rps, p, non2xx, sock in rows:
-    print("%-16s %12.0f %10.2f %9.2f  %s" % (label, rps, p, rps / tps,
+    print("%-20s %12.0f %10.2f %9.2f  %s" % (label, rps, p, rps / tps,
           "" if not (non2xx or sock) else "%d non-2xx, %d socket" % (non2xx, sock)))
 off = by["slug_cache_off"][1] / tps
 on = by["slug_cache_on"][1] / tps
