@@ -23,7 +23,7 @@ from apilib import metric, uid, wait_for  # noqa: E402
 apilib.require_services()
 PG = apilib.PrivatePostgres()
 SRV = apilib.server(database_url=PG.url, redis_url="", workers=2,
-                    env={"CONDUIT_STATEMENT_TIMEOUT_MS": "2000"})
+                    env={"CONDUIT_STATEMENT_TIMEOUT_MS": "4000"})
 A = apilib.Api(SRV)
 STATE = {}
 LEAKS = ("postgres", "libpq", "pq", "sql", "connection refused", "could not connect",
@@ -86,12 +86,12 @@ def test_serves_before_outage():
 
 
 def test_blocked_queries_time_out_without_blocking_workers():
-    # A lock holds every query on articles for 6 s. Requests that need the table get
-    # 503 once CONDUIT_STATEMENT_TIMEOUT_MS (2 s) cancels them; meanwhile the workers,
+    # A lock holds every query on articles for 9 s. Requests that need the table get
+    # 503 once CONDUIT_STATEMENT_TIMEOUT_MS (4 s) cancels them; meanwhile the workers,
     # whose queries are asynchronous, keep answering everything else at once.
     locker = subprocess.Popen(
         ["psql", PG.url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
-         "BEGIN; LOCK TABLE articles IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;"],
+         "BEGIN; LOCK TABLE articles IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(9); COMMIT;"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         time.sleep(0.7)  # the lock is taken
@@ -110,12 +110,12 @@ def test_blocked_queries_time_out_without_blocking_workers():
         # locked table: 20 new connections, spread over the workers by the kernel.
         for i in range(20):
             try:
-                r = SRV.request("GET", "/healthz", timeout=1.5)
+                r = SRV.request("GET", "/healthz", timeout=3)
             except OSError as e:
                 raise AssertionError("GET /healthz %d hung while queries waited on a lock "
                                      "(a worker blocked on PostgreSQL?): %r" % (i, e))
             A.check(r.status == 200, "/healthz during blocked queries: %d" % r.status)
-            r = SRV.request("GET", "/api/user", timeout=1.5)
+            r = SRV.request("GET", "/api/user", timeout=3)
             A.check(r.status == 401, "GET /api/user without token during blocked queries: %d"
                     % r.status)
         for th in threads:
