@@ -15,7 +15,7 @@
 # the conduitd binary from $CONDUITD (default ./conduitd).
 #
 # Environment: CONDUITD, WORKERS (default: online CPUs), ROUNDS (5),
-# DURATION (5s), CONNECTIONS (64), THREADS (1), WARMUP (1s), CONDUITD_ARGS
+# DURATION (5s), CONNECTIONS (64), THREADS (1), WARMUP (3s), CONDUITD_ARGS
 # (extra conduitd flags, split on spaces, e.g. "--accepts-per-wake 1").
 # Needs nginx (Debian nginx-light), wrk and curl. Loopback only; bounded
 # to about 2 * ROUNDS * DURATION plus a few seconds.
@@ -28,7 +28,7 @@ rounds=${ROUNDS:-5}
 duration=${DURATION:-5s}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-1}
-warmup=${WARMUP:-1s}
+warmup=${WARMUP:-3s}
 read -r -a extra_args <<<"${CONDUITD_ARGS:-}"
 template="$here/nginx-healthz.conf.in"
 
