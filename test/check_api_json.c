@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "jbuf.h"
 #include "json_input.h"
+#include "suite_main.h"
 
 /* Scan a NUL-terminated literal. */
 static enum json_input_error scan(const char *s)
@@ -253,24 +254,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("api_json");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    const TTest *tests[] = {
+        test_scan_utf8,      test_scan_depth, test_scan_nul_and_controls,
+        test_parse,          test_blank,      test_jbuf,
+        test_jbuf_roundtrip, test_redis_url,  test_statements,
+    };
 
-    tcase_add_test(tc, test_scan_utf8);
-    tcase_add_test(tc, test_scan_depth);
-    tcase_add_test(tc, test_scan_nul_and_controls);
-    tcase_add_test(tc, test_parse);
-    tcase_add_test(tc, test_blank);
-    tcase_add_test(tc, test_jbuf);
-    tcase_add_test(tc, test_jbuf_roundtrip);
-    tcase_add_test(tc, test_redis_url);
-    tcase_add_test(tc, test_statements);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run("api_json", tests, sizeof(tests) / sizeof(tests[0]), 0);
 }

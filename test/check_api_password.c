@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "password.h"
+#include "suite_main.h"
 
 struct outcome {
     struct event_base *base;
@@ -141,20 +142,12 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("password");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    const TTest *tests[] = {
+        test_hash_then_verify,
+        test_two_hashes_differ,
+        test_dummy_and_garbage,
+        test_bound_and_shutdown,
+    };
 
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_hash_then_verify);
-    tcase_add_test(tc, test_two_hashes_differ);
-    tcase_add_test(tc, test_dummy_and_garbage);
-    tcase_add_test(tc, test_bound_and_shutdown);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run("password", tests, sizeof(tests) / sizeof(tests[0]), 60);
 }

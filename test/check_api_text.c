@@ -11,6 +11,7 @@
 
 #include "api_text.h"
 #include "jbuf.h"
+#include "suite_main.h"
 
 START_TEST(test_slugify)
 {
@@ -245,24 +246,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("api_text");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    const TTest *tests[] = {
+        test_slugify,  test_slugify_long, test_slug_suffix, test_format_time, test_pg_time,
+        test_pg_array, test_query_param,  test_parse_uint,  test_auth_token,
+    };
 
-    tcase_add_test(tc, test_slugify);
-    tcase_add_test(tc, test_slugify_long);
-    tcase_add_test(tc, test_slug_suffix);
-    tcase_add_test(tc, test_format_time);
-    tcase_add_test(tc, test_pg_time);
-    tcase_add_test(tc, test_pg_array);
-    tcase_add_test(tc, test_query_param);
-    tcase_add_test(tc, test_parse_uint);
-    tcase_add_test(tc, test_auth_token);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run("api_text", tests, sizeof(tests) / sizeof(tests[0]), 0);
 }

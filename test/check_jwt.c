@@ -15,6 +15,7 @@
 #include <openssl/hmac.h>
 
 #include "jwt.h"
+#include "suite_main.h"
 
 #define SECRET "test-secret-0123456789"
 #define NOW    ((time_t)1700000000)
@@ -253,25 +254,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("jwt");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
+    const TTest *tests[] = {
+        test_b64url_vectors, test_b64url_rejects,    test_sign_verify_roundtrip, test_expired,
+        test_wrong_secret,   test_tampered,          test_alg_none_and_others,   test_bad_claims,
+        test_malformed,      test_sign_short_buffer,
+    };
 
-    tcase_add_test(tc, test_b64url_vectors);
-    tcase_add_test(tc, test_b64url_rejects);
-    tcase_add_test(tc, test_sign_verify_roundtrip);
-    tcase_add_test(tc, test_expired);
-    tcase_add_test(tc, test_wrong_secret);
-    tcase_add_test(tc, test_tampered);
-    tcase_add_test(tc, test_alg_none_and_others);
-    tcase_add_test(tc, test_bad_claims);
-    tcase_add_test(tc, test_malformed);
-    tcase_add_test(tc, test_sign_short_buffer);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run("jwt", tests, sizeof(tests) / sizeof(tests[0]), 0);
 }

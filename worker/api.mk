@@ -12,15 +12,15 @@ if HAVE_CHECK
 check_PROGRAMS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password
 TESTS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password
 endif
-test_check_jwt_SOURCES = test/check_jwt.c
+test_check_jwt_SOURCES = test/check_jwt.c test/suite_main.h
 test_check_jwt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_jwt_LDADD = common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
-test_check_api_text_SOURCES = test/check_api_text.c
+test_check_api_text_SOURCES = test/check_api_text.c test/suite_main.h
 test_check_api_text_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_api_text_LDADD = worker/libworker.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
-test_check_api_json_SOURCES = test/check_api_json.c
+test_check_api_json_SOURCES = test/check_api_json.c test/suite_main.h
 test_check_api_json_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_api_json_LDADD = worker/libworker.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
-test_check_api_password_SOURCES = test/check_api_password.c
+test_check_api_password_SOURCES = test/check_api_password.c test/suite_main.h
 test_check_api_password_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_api_password_LDADD = worker/libworker.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)

@@ -45,8 +45,8 @@ struct article_req {
     const char *title; /* point into base.json */
     const char *description;
     const char *body;
-    char *tags_json; /* owned; NULL: tags not given */
-    int64_t article_id;
+    char *tags_json;    /* owned; NULL: tags not given */
+    int64_t article_id; /* 0 on create */
     int tries;
 };
 
@@ -135,11 +135,10 @@ static int articles_parse_filter(struct list_req *l, const char *query, const ch
 /* Run a list statement for l (viewer may be 0). */
 static void articles_run_list(struct list_req *l)
 {
-    char id[24];
+    char id[API_ID_LEN];
     const char *vals[6];
 
-    snprintf(id, sizeof(id), "%lld", (long long)l->base.viewer);
-    vals[0] = l->base.viewer != 0 ? id : NULL;
+    vals[0] = api_viewer_text(&l->base, id);
     vals[1] = l->limit;
     vals[2] = l->offset;
     vals[3] = l->tag[0] != '\0' ? l->tag : NULL;
@@ -189,68 +188,40 @@ static void articles_on_one(enum db_status st, const PGresult *res, void *arg)
     struct api_req *r = arg;
     struct jbuf b;
 
-    if (st != DB_OK) {
-        api_respond_db_failure(r, st, res);
+    if (api_db_one_row(r, st, res, "article") != 0)
         return;
-    }
-    if (PQntuples(res) != 1) {
-        api_respond_error(r, 404, "article", "not found");
-        return;
-    }
     jbuf_init(&b, 1024 + (size_t)PQgetlength(res, 0, AC_BODY) * 2);
     jbuf_puts(&b, "{\"article\":");
     api_write_article(&b, res, 0, true);
     jbuf_putc(&b, '}');
-    if (r->viewer == 0 && r->status == 200 && !b.failed && r->api->cache != NULL) {
+    if (r->viewer == 0 && r->status == 200) {
         char key[CACHE_KEY_MAX];
-        size_t klen = api_key_article(PQgetvalue(res, 0, AC_SLUG), key);
-        cache_put(r->api->cache, key, klen, b.data, b.len, &r->read_started);
+        api_cache_fill(r, key, api_key_article(PQgetvalue(res, 0, AC_SLUG), key), &b);
     }
     api_respond_json(r, r->status, &b);
 }
 
-void api_articles_respond_one(struct api_req *r, const char *slug, int status)
+/* Read the article by slug for r's viewer and answer status with it. */
+static void articles_respond_one(struct api_req *r, const char *slug, int status)
 {
-    char id[24];
-    const char *vals[2] = {slug, NULL};
-
     r->status = status;
-    (void)clock_gettime(CLOCK_MONOTONIC, &r->read_started);
-    if (r->viewer == 0) {
-        (void)api_db(r, Q_ARTICLE_BY_SLUG_ANON, vals, articles_on_one);
-        return;
-    }
-    snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
-    vals[1] = id;
-    (void)api_db(r, Q_ARTICLE_BY_SLUG, vals, articles_on_one);
+    (void)api_db_viewer(r, r->viewer != 0 ? Q_ARTICLE_BY_SLUG : Q_ARTICLE_BY_SLUG_ANON, slug,
+                        articles_on_one);
 }
 
-/* Cache answer for an anonymous GET. */
-static void articles_on_cache(const char *val, size_t len, void *arg)
+void api_articles_read(struct api_req *r)
 {
-    struct api_req *r = arg;
-
-    if (val != NULL) {
-        api_respond_raw(r, 200, val, len);
-        return;
-    }
-    api_articles_respond_one(r, r->p1, 200);
+    articles_respond_one(r, r->p1, 200);
 }
 
 void api_articles_get(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
     char key[CACHE_KEY_MAX];
-    size_t klen;
 
     if (r == NULL || api_auth(r, false) != 0)
         return;
-    if (r->viewer == 0) {
-        klen = api_key_article(r->p1, key);
-        if (cache_get(r->api->cache, key, klen, articles_on_cache, r) == 0)
-            return;
-    }
-    api_articles_respond_one(r, r->p1, 200);
+    api_cache_or_read(r, key, api_key_article(r->p1, key), api_articles_read);
 }
 
 /* ---- validation ---- */
@@ -332,16 +303,19 @@ static void articles_check_tags(struct api_errors *errs, const cJSON *obj, struc
         api_errors_add(errs, "server", "out of memory");
 }
 
-/* Invalidate the article's key (old_slug, new slug) and, if asked, the tag
- * list, then answer with the article. */
+/* The write's cache keys are tombstoned: answer r->status with the article. */
 static void articles_after_write(struct api_req *r)
 {
     struct article_req *a = (struct article_req *)r;
 
-    api_articles_respond_one(r, a->slug, r->status);
+    articles_respond_one(r, a->slug, r->status);
 }
 
-/* Tombstone the cache keys of a write, then answer. */
+/* Tombstone the cache keys of a write, then answer status with the
+ * article. An update (old_slug set) tombstones the article under its new
+ * and old slug; a new slug cannot be cached (deletes tombstone theirs;
+ * misses are not stored), so a create (old_slug NULL) has none. tags: the
+ * tag list may have changed. */
 static void articles_invalidate_and_answer(struct article_req *a, const char *old_slug, bool tags,
                                            int status)
 {
@@ -349,18 +323,23 @@ static void articles_invalidate_and_answer(struct article_req *a, const char *ol
     const char *keys[3];
     int n = 0;
 
-    api_key_article(a->slug, k1);
-    keys[n++] = k1;
-    if (old_slug != NULL && strcmp(old_slug, a->slug) != 0) {
-        api_key_article(old_slug, k2);
-        keys[n++] = k2;
+    if (old_slug != NULL) {
+        api_key_article(a->slug, k1);
+        keys[n++] = k1;
+        if (strcmp(old_slug, a->slug) != 0) {
+            api_key_article(old_slug, k2);
+            keys[n++] = k2;
+        }
     }
     if (tags) {
         api_key_tags(k3);
         keys[n++] = k3;
     }
     a->base.status = status;
-    api_invalidate(&a->base, keys, n, articles_after_write);
+    if (n == 0)
+        articles_after_write(&a->base);
+    else
+        api_invalidate(&a->base, keys, n, articles_after_write);
 }
 
 /* Next slug to try: the base slug, then base + random suffix. */
@@ -383,57 +362,61 @@ static bool articles_slug_taken(enum db_status st, const PGresult *res)
            strcmp(db_constraint(res), "articles_slug_key") == 0;
 }
 
-/* ---- POST /api/articles ---- */
+/* ---- POST /api/articles and PUT /api/articles/:slug ---- */
 
-static void articles_create_insert(struct article_req *a);
+static void articles_write(struct article_req *a);
 
-/* Create: inserted, or the slug was taken. */
-static void articles_create_on_insert(enum db_status st, const PGresult *res, void *arg)
+/* The row is written (create: the new id; update: the slug), or the slug
+ * was taken and the next one is tried. */
+static void articles_on_write(enum db_status st, const PGresult *res, void *arg)
 {
     struct article_req *a = arg;
 
     if (articles_slug_taken(st, res)) {
-        articles_create_insert(a);
+        articles_write(a);
         return;
     }
-    if (st != DB_OK || PQntuples(res) != 1) {
-        api_respond_db_failure(&a->base, st, res);
+    /* No row: the article was deleted after the owner check. */
+    if (api_db_one_row(&a->base, st, res, "article") != 0)
+        return;
+    if (a->article_id == 0) {
+        articles_invalidate_and_answer(
+            a, NULL, a->tags_json != NULL && strcmp(a->tags_json, "[]") != 0, 201);
         return;
     }
-    /* A new slug cannot be cached (deletes tombstone theirs; misses are not
-     * stored), so only the tag list may be stale. */
-    if (a->tags_json != NULL && strcmp(a->tags_json, "[]") != 0) {
-        char k[CACHE_KEY_MAX];
-        const char *keys[1] = {k};
-        api_key_tags(k);
-        a->base.status = 201;
-        api_invalidate(&a->base, keys, 1, articles_after_write);
-        return;
-    }
-    api_articles_respond_one(&a->base, a->slug, 201);
+    snprintf(a->slug, sizeof(a->slug), "%s", PQgetvalue(res, 0, 0));
+    articles_invalidate_and_answer(a, a->base.p1, a->tags_json != NULL, 200);
 }
 
-/* Create: try the next slug. */
-static void articles_create_insert(struct article_req *a)
+/* Send the INSERT (create) or the UPDATE with the next slug candidate; an
+ * update that keeps its slug (base_slug empty) sends none. Both statements
+ * take (slug, title, description, body, author or article id, tags). */
+static void articles_write(struct article_req *a)
 {
-    char id[24];
+    bool create = a->article_id == 0;
+    bool new_slug = create || a->base_slug[0] != '\0';
+    char id[API_ID_LEN];
     const char *vals[6];
 
-    if (articles_next_slug(a) != 0) {
+    if (new_slug && articles_next_slug(a) != 0) {
         api_respond_error(&a->base, 409, "slug", "has already been taken");
         return;
     }
-    snprintf(id, sizeof(id), "%lld", (long long)a->base.viewer);
-    vals[0] = a->slug;
+    snprintf(id, sizeof(id), "%lld", (long long)(create ? a->base.viewer : a->article_id));
+    vals[0] = new_slug ? a->slug : NULL;
     vals[1] = a->title;
     vals[2] = a->description;
     vals[3] = a->body;
     vals[4] = id;
-    vals[5] = a->tags_json != NULL ? a->tags_json : "[]";
-    (void)api_db(&a->base, Q_ARTICLE_INSERT, vals, articles_create_on_insert);
+    vals[5] = create && a->tags_json == NULL ? "[]" : a->tags_json;
+    (void)api_db(&a->base, create ? Q_ARTICLE_INSERT : Q_ARTICLE_UPDATE, vals, articles_on_write);
 }
 
-void api_articles_create(struct http_request *req, const struct route_params *p, void *ctx)
+/* Start a create or an update: context, token, then the "article" object
+ * checked (every text field required on create; on update at least one
+ * field). NULL: already answered. */
+static struct article_req *
+articles_start_write(struct http_request *req, const struct route_params *p, void *ctx, bool create)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct article_req));
     struct article_req *a = (struct article_req *)r;
@@ -441,66 +424,34 @@ void api_articles_create(struct http_request *req, const struct route_params *p,
     const cJSON *obj;
 
     if (r == NULL)
-        return;
+        return NULL;
     r->cleanup = articles_cleanup;
     if (api_auth(r, true) != 0 || (obj = api_body_object(r, "article")) == NULL)
-        return;
-    articles_check_text(&errs, obj, "title", true, &a->title);
-    articles_check_text(&errs, obj, "description", true, &a->description);
-    articles_check_text(&errs, obj, "body", true, &a->body);
+        return NULL;
+    articles_check_text(&errs, obj, "title", create, &a->title);
+    articles_check_text(&errs, obj, "description", create, &a->description);
+    articles_check_text(&errs, obj, "body", create, &a->body);
     articles_check_tags(&errs, obj, a);
+    if (errs.n == 0 && cJSON_GetArraySize(obj) == 0)
+        api_errors_add(&errs, "article", "can't be blank");
     if (errs.n > 0) {
         api_respond_errors(r, 422, &errs);
-        return;
+        return NULL;
     }
+    return a;
+}
+
+void api_articles_create(struct http_request *req, const struct route_params *p, void *ctx)
+{
+    struct article_req *a = articles_start_write(req, p, ctx, true);
+
+    if (a == NULL)
+        return;
     api_text_slugify(a->title, a->base_slug);
-    articles_create_insert(a);
+    articles_write(a);
 }
 
 /* ---- PUT /api/articles/:slug ---- */
-
-static void articles_update_write(struct article_req *a);
-
-/* Update: written (new slug in the row), or the new slug was taken. */
-static void articles_update_on_write(enum db_status st, const PGresult *res, void *arg)
-{
-    struct article_req *a = arg;
-
-    if (articles_slug_taken(st, res)) {
-        articles_update_write(a);
-        return;
-    }
-    if (st != DB_OK) {
-        api_respond_db_failure(&a->base, st, res);
-        return;
-    }
-    if (PQntuples(res) != 1) {
-        api_respond_error(&a->base, 404, "article", "not found");
-        return;
-    }
-    snprintf(a->slug, sizeof(a->slug), "%s", PQgetvalue(res, 0, 0));
-    articles_invalidate_and_answer(a, a->base.p1, a->tags_json != NULL, 200);
-}
-
-/* Update: send the UPDATE with the next slug candidate (if the title changes). */
-static void articles_update_write(struct article_req *a)
-{
-    char id[24];
-    const char *vals[6];
-
-    if (a->base_slug[0] != '\0' && articles_next_slug(a) != 0) {
-        api_respond_error(&a->base, 409, "slug", "has already been taken");
-        return;
-    }
-    snprintf(id, sizeof(id), "%lld", (long long)a->article_id);
-    vals[0] = id;
-    vals[1] = a->base_slug[0] != '\0' ? a->slug : NULL;
-    vals[2] = a->title;
-    vals[3] = a->description;
-    vals[4] = a->body;
-    vals[5] = a->tags_json;
-    (void)api_db(&a->base, Q_ARTICLE_UPDATE, vals, articles_update_on_write);
-}
 
 /* Does slug already derive from base (equal, or base + "-" + 8 chars)? */
 static bool articles_slug_derives(const char *slug, const char *base)
@@ -516,14 +467,8 @@ static void articles_update_on_owner(enum db_status st, const PGresult *res, voi
 {
     struct article_req *a = arg;
 
-    if (st != DB_OK) {
-        api_respond_db_failure(&a->base, st, res);
+    if (api_db_one_row(&a->base, st, res, "article") != 0)
         return;
-    }
-    if (PQntuples(res) != 1) {
-        api_respond_error(&a->base, 404, "article", "not found");
-        return;
-    }
     if (api_col_int(res, 0, 1) != a->base.viewer) {
         api_respond_error(&a->base, 403, "article", "forbidden");
         return;
@@ -532,37 +477,21 @@ static void articles_update_on_owner(enum db_status st, const PGresult *res, voi
     /* A title that still yields the current slug keeps it. */
     if (a->base_slug[0] != '\0' && articles_slug_derives(a->base.p1, a->base_slug))
         a->base_slug[0] = '\0';
-    articles_update_write(a);
+    articles_write(a);
 }
 
 void api_articles_update(struct http_request *req, const struct route_params *p, void *ctx)
 {
-    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct article_req));
-    struct article_req *a = (struct article_req *)r;
-    struct api_errors errs = {0};
-    const cJSON *obj;
+    struct article_req *a = articles_start_write(req, p, ctx, false);
     const char *vals[1];
 
-    if (r == NULL)
+    if (a == NULL)
         return;
-    r->cleanup = articles_cleanup;
-    if (api_auth(r, true) != 0 || (obj = api_body_object(r, "article")) == NULL)
-        return;
-    articles_check_text(&errs, obj, "title", false, &a->title);
-    articles_check_text(&errs, obj, "description", false, &a->description);
-    articles_check_text(&errs, obj, "body", false, &a->body);
-    articles_check_tags(&errs, obj, a);
-    if (errs.n == 0 && cJSON_GetArraySize(obj) == 0)
-        api_errors_add(&errs, "article", "can't be blank");
-    if (errs.n > 0) {
-        api_respond_errors(r, 422, &errs);
-        return;
-    }
     if (a->title != NULL)
         api_text_slugify(a->title, a->base_slug);
-    snprintf(a->slug, sizeof(a->slug), "%s", r->p1);
-    vals[0] = r->p1;
-    (void)api_db(r, Q_ARTICLE_OWNER, vals, articles_update_on_owner);
+    snprintf(a->slug, sizeof(a->slug), "%s", a->base.p1);
+    vals[0] = a->base.p1;
+    (void)api_db(&a->base, Q_ARTICLE_OWNER, vals, articles_update_on_owner);
 }
 
 /* ---- DELETE /api/articles/:slug ---- */
@@ -580,14 +509,8 @@ static void articles_delete_on_delete(enum db_status st, const PGresult *res, vo
     char k1[CACHE_KEY_MAX], k2[CACHE_KEY_MAX];
     const char *keys[2] = {k1, k2};
 
-    if (st != DB_OK) {
-        api_respond_db_failure(r, st, res);
+    if (api_db_one_row(r, st, res, "article") != 0)
         return;
-    }
-    if (PQntuples(res) != 1) {
-        api_respond_error(r, 404, "article", "not found");
-        return;
-    }
     if (api_col_int(res, 0, 0) != r->viewer) {
         api_respond_error(r, 403, "article", "forbidden");
         return;
@@ -604,14 +527,5 @@ static void articles_delete_on_delete(enum db_status st, const PGresult *res, vo
 
 void api_articles_delete(struct http_request *req, const struct route_params *p, void *ctx)
 {
-    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char id[24];
-    const char *vals[2];
-
-    if (r == NULL || api_auth(r, true) != 0)
-        return;
-    snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
-    vals[0] = r->p1;
-    vals[1] = id;
-    (void)api_db(r, Q_ARTICLE_DELETE, vals, articles_delete_on_delete);
+    api_route_viewer(ctx, req, p, true, Q_ARTICLE_DELETE, articles_delete_on_delete);
 }

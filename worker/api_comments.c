@@ -36,15 +36,6 @@ static void comments_write(struct jbuf *b, const PGresult *res, int i, int col0)
     jbuf_putc(b, '}');
 }
 
-/* Viewer id as text into buf, or NULL for anonymous. */
-static const char *comments_viewer(const struct api_req *r, char *buf, size_t len)
-{
-    if (r->viewer == 0)
-        return NULL;
-    snprintf(buf, len, "%lld", (long long)r->viewer);
-    return buf;
-}
-
 /* ---- GET ---- */
 
 /* Rows: article id, then comment columns (NULL when there are none). */
@@ -78,15 +69,7 @@ static void comments_on_list(enum db_status st, const PGresult *res, void *arg)
 
 void api_comments_list(struct http_request *req, const struct route_params *p, void *ctx)
 {
-    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char id[24];
-    const char *vals[2];
-
-    if (r == NULL || api_auth(r, false) != 0)
-        return;
-    vals[0] = r->p1;
-    vals[1] = comments_viewer(r, id, sizeof(id));
-    (void)api_db(r, Q_COMMENTS_LIST, vals, comments_on_list);
+    api_route_viewer(ctx, req, p, false, Q_COMMENTS_LIST, comments_on_list);
 }
 
 /* ---- POST ---- */
@@ -97,14 +80,8 @@ static void comments_on_insert(enum db_status st, const PGresult *res, void *arg
     struct api_req *r = arg;
     struct jbuf b;
 
-    if (st != DB_OK) {
-        api_respond_db_failure(r, st, res);
+    if (api_db_one_row(r, st, res, "article") != 0)
         return;
-    }
-    if (PQntuples(res) != 1) {
-        api_respond_error(r, 404, "article", "not found");
-        return;
-    }
     jbuf_init(&b, 512 + (size_t)PQgetlength(res, 0, CC_BODY) * 2);
     jbuf_puts(&b, "{\"comment\":");
     comments_write(&b, res, 0, 0);
@@ -118,7 +95,7 @@ void api_comments_create(struct http_request *req, const struct route_params *p,
     const cJSON *obj;
     const char *body = NULL;
     enum json_field f;
-    char id[24];
+    char id[API_ID_LEN];
     const char *vals[3];
 
     if (r == NULL || api_auth(r, true) != 0 || (obj = api_body_object(r, "comment")) == NULL)
@@ -133,7 +110,7 @@ void api_comments_create(struct http_request *req, const struct route_params *p,
         return;
     }
     vals[0] = r->p1;
-    vals[1] = comments_viewer(r, id, sizeof(id));
+    vals[1] = api_viewer_text(r, id);
     vals[2] = body;
     (void)api_db(r, Q_COMMENT_INSERT, vals, comments_on_insert);
 }
@@ -172,7 +149,7 @@ static void comments_on_delete(enum db_status st, const PGresult *res, void *arg
 void api_comments_delete(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char viewer[24], cid[24];
+    char viewer[API_ID_LEN], cid[API_ID_LEN];
     const char *vals[3];
     int64_t id;
 
@@ -185,6 +162,6 @@ void api_comments_delete(struct http_request *req, const struct route_params *p,
     snprintf(cid, sizeof(cid), "%lld", (long long)id);
     vals[0] = r->p1;
     vals[1] = cid;
-    vals[2] = comments_viewer(r, viewer, sizeof(viewer));
+    vals[2] = api_viewer_text(r, viewer);
     (void)api_db(r, Q_COMMENT_DELETE, vals, comments_on_delete);
 }

@@ -134,9 +134,13 @@ struct api_req {
     char p2[ROUTER_PARAM_MAX];
     void (*cleanup)(struct api_req *r);          /* frees the embedding struct's extras */
     void (*after_invalidate)(struct api_req *r); /* see api_invalidate */
+    void (*on_miss)(struct api_req *r);          /* see api_cache_or_read */
     int status;                                  /* for handlers that answer after several steps */
-    struct timespec read_started;                /* before a read that may fill the cache */
+    struct timespec read_started;                /* start of the last query (api_db) */
 };
+
+/* Room for an int64 in decimal and its NUL. */
+#define API_ID_LEN 24
 
 /* The per-worker API state from a handler's ctx (the struct worker *). */
 struct api *api_from_ctx(void *ctx);
@@ -182,6 +186,10 @@ int api_auth(struct api_req *r, bool required) __attribute__((warn_unused_result
 int api_token_sign(struct api *api, int64_t user_id, char *out, size_t outlen)
     __attribute__((warn_unused_result));
 
+/* The viewer's id as decimal text in buf, or NULL for an anonymous reader
+ * (a SQL NULL parameter). */
+const char *api_viewer_text(const struct api_req *r, char buf[API_ID_LEN]);
+
 /* ---- request bodies ---- */
 /* Parse the body and return the object under key ("user", "article"...).
  * NULL: already answered 422 (malformed JSON, or key missing/not an
@@ -189,10 +197,25 @@ int api_token_sign(struct api *api, int64_t user_id, char *out, size_t outlen)
 const cJSON *api_body_object(struct api_req *r, const char *key);
 
 /* ---- database ---- */
-/* Run a statement for r; on refusal answers 503 and returns -1 (r is
- * gone). On 0, fn runs later exactly once. Either way the request is
- * taken care of, so callers may ignore the result (and must not touch r). */
+/* Run a statement for r, noting its start in r->read_started (cache fills
+ * count from the start of the query that read the value); on refusal
+ * answers 503 and returns -1 (r is gone). On 0, fn runs later exactly once. Either way the request
+ * is taken care of, so callers may ignore the result (and must not touch r). */
 int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn);
+/* api_db() with $1 = param and $2 = the viewer's id (NULL when anonymous),
+ * the parameters of every statement that reads or writes "for the viewer"
+ * (statements with one parameter ignore $2). */
+int api_db_viewer(struct api_req *r, int stmt, const char *param, db_done_fn fn);
+/* A whole route that is one statement with (route parameter, viewer): new
+ * context, token (required or optional), then api_db_viewer(stmt, first
+ * route parameter, fn). */
+void api_route_viewer(void *ctx, struct http_request *req, const struct route_params *p,
+                      bool auth_required, int stmt, db_done_fn fn);
+/* Check a callback's answer that must be exactly one row: 0 if it is;
+ * otherwise -1 after answering (the database failure, or, for no row,
+ * 404 {"errors":{"<what>":["not found"]}}). */
+int api_db_one_row(struct api_req *r, enum db_status st, const PGresult *res, const char *what)
+    __attribute__((warn_unused_result));
 
 /* ---- cache ---- */
 /* Key for an article, a profile or the tag list into out (CACHE_KEY_MAX);
@@ -200,6 +223,14 @@ int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn
 size_t api_key_article(const char *slug, char *out);
 size_t api_key_profile(const char *username, char *out);
 size_t api_key_tags(char *out);
+/* Answer an anonymous reader with the cached body under key (200); on a
+ * miss, when the cache is off or down, or for a signed-in reader (whose
+ * favorited/following differ), run read(r), which answers from PostgreSQL. */
+void api_cache_or_read(struct api_req *r, const char *key, size_t klen,
+                       void (*read)(struct api_req *r));
+/* Offer body (a complete 200 answer read by r's last query) to the cache
+ * under key; nothing happens when the cache is off or body failed. */
+void api_cache_fill(struct api_req *r, const char *key, size_t klen, const struct jbuf *body);
 /* Tombstone up to 8 keys, then call fn(r) (at once if the cache is off or
  * down). keys are copied before this returns. */
 void api_invalidate(struct api_req *r, const char *const *keys, int n,
@@ -240,8 +271,8 @@ void api_comments_create(struct http_request *req, const struct route_params *p,
 void api_comments_delete(struct http_request *req, const struct route_params *p, void *ctx);
 void api_tags_list(struct http_request *req, const struct route_params *p, void *ctx);
 
-/* Shared by articles and favorites: fetch the article by slug for r's viewer
- * and answer status with it (404 if it vanished meanwhile). */
-void api_articles_respond_one(struct api_req *r, const char *slug, int status);
+/* Shared by articles and favorites: read the route's article (slug r->p1)
+ * for r's viewer and answer 200 with it (404 if it vanished meanwhile). */
+void api_articles_read(struct api_req *r);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * api_respond.c: helpers every Conduit route uses: the request context,
  * responses (JSON, errors, 503), authentication, body parsing, database
- * calls, cache keys and invalidation, and the JSON writers for profiles and
- * articles.
+ * calls, cache keys, reads, fills and invalidation, and the JSON writers
+ * for profiles and articles.
  *
  * Error bodies are {"errors":{"<field>":["<message>"]}}. Internal details
  * (SQL errors, Redis errors) are logged, never sent.
@@ -235,12 +235,52 @@ const cJSON *api_body_object(struct api_req *r, const char *key)
     return obj;
 }
 
+const char *api_viewer_text(const struct api_req *r, char buf[API_ID_LEN])
+{
+    if (r->viewer == 0)
+        return NULL;
+    snprintf(buf, API_ID_LEN, "%lld", (long long)r->viewer);
+    return buf;
+}
+
 int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn)
 {
     struct api *api = r->api;
 
+    (void)clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     if (api->db == NULL || api->stopping || db_query(api->db, stmt, values, fn, r) != 0) {
         api_respond_db_unavailable(r);
+        return -1;
+    }
+    return 0;
+}
+
+int api_db_viewer(struct api_req *r, int stmt, const char *param, db_done_fn fn)
+{
+    char id[API_ID_LEN];
+    const char *vals[2] = {param, api_viewer_text(r, id)};
+
+    return api_db(r, stmt, vals, fn);
+}
+
+void api_route_viewer(void *ctx, struct http_request *req, const struct route_params *p,
+                      bool auth_required, int stmt, db_done_fn fn)
+{
+    struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
+
+    if (r == NULL || api_auth(r, auth_required) != 0)
+        return;
+    (void)api_db_viewer(r, stmt, r->p1, fn);
+}
+
+int api_db_one_row(struct api_req *r, enum db_status st, const PGresult *res, const char *what)
+{
+    if (st != DB_OK) {
+        api_respond_db_failure(r, st, res);
+        return -1;
+    }
+    if (PQntuples(res) != 1) {
+        api_respond_error(r, 404, what, "not found");
         return -1;
     }
     return 0;
@@ -267,6 +307,32 @@ size_t api_key_profile(const char *username, char *out)
 size_t api_key_tags(char *out)
 {
     return api_key("tags", "", out);
+}
+
+/* The cache answered a read: a hit is the answer, a miss reads PostgreSQL. */
+static void api_on_cache_get(const char *val, size_t len, void *arg)
+{
+    struct api_req *r = arg;
+
+    if (val != NULL) {
+        api_respond_raw(r, 200, val, len);
+        return;
+    }
+    r->on_miss(r);
+}
+
+void api_cache_or_read(struct api_req *r, const char *key, size_t klen,
+                       void (*read)(struct api_req *r))
+{
+    r->on_miss = read;
+    if (r->viewer != 0 || cache_get(r->api->cache, key, klen, api_on_cache_get, r) != 0)
+        read(r);
+}
+
+void api_cache_fill(struct api_req *r, const char *key, size_t klen, const struct jbuf *body)
+{
+    if (!body->failed && r->api->cache != NULL)
+        cache_put(r->api->cache, key, klen, body->data, body->len, &r->read_started);
 }
 
 /* All tombstones acknowledged (or failed): continue the request. */

@@ -120,13 +120,14 @@ static const char sql_article_insert[] =
     "lnk AS (INSERT INTO article_tags (article_id, tag_id) SELECT ins.id, tg.id FROM ins, tg) "
     "SELECT id FROM ins";
 
-/* $6 NULL keeps the tags; a JSON array replaces them (the DELETE and the
+/* The insert's parameters, with the article id as $5; NULL keeps a field.
+ * $6 NULL keeps the tags; a JSON array replaces them (the DELETE and the
  * INSERT touch disjoint rows, as one statement requires). */
 static const char sql_article_update[] =
-    "WITH upd AS (UPDATE articles SET slug = COALESCE($2, slug), title = COALESCE($3, title), "
-    "description = COALESCE($4, description), body = COALESCE($5, body), "
+    "WITH upd AS (UPDATE articles SET slug = COALESCE($1, slug), title = COALESCE($2, title), "
+    "description = COALESCE($3, description), body = COALESCE($4, body), "
     "tag_list = CASE WHEN $6::text IS NULL THEN tag_list ELSE " TAG_ARRAY " END, "
-    "updated_at = now() WHERE id = $1 RETURNING id, slug), "
+    "updated_at = now() WHERE id = $5 RETURNING id, slug), "
     "tg AS (INSERT INTO tags (name) SELECT json_array_elements_text($6::json) FROM upd "
     "ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id), "
     "del AS (DELETE FROM article_tags WHERE $6::text IS NOT NULL "
@@ -263,7 +264,7 @@ int api_sql_build(struct db_stmt *st)
          "article_update",
          sql_article_update,
          6,
-         {OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT}},
+         {OID_TEXT, OID_TEXT, OID_TEXT, OID_TEXT, OID_INT8, OID_TEXT}},
         {Q_ARTICLE_DELETE, "article_delete", sql_article_delete, 2, {OID_TEXT, OID_INT8}},
         {Q_FAVORITE, "favorite", sql_favorite, 2, {OID_TEXT, OID_INT8}},
         {Q_UNFAVORITE, "unfavorite", sql_unfavorite, 2, {OID_TEXT, OID_INT8}},

@@ -16,6 +16,7 @@ static void tags_on_list(enum db_status st, const PGresult *res, void *arg)
 {
     struct api_req *r = arg;
     struct jbuf b;
+    char key[CACHE_KEY_MAX];
     const char *list;
 
     if (st != DB_OK || PQntuples(res) != 1) {
@@ -27,24 +28,13 @@ static void tags_on_list(enum db_status st, const PGresult *res, void *arg)
     jbuf_puts(&b, "{\"tags\":");
     jbuf_puts(&b, list);
     jbuf_putc(&b, '}');
-    if (!b.failed && r->api->cache != NULL) {
-        char key[CACHE_KEY_MAX];
-        size_t klen = api_key_tags(key);
-        cache_put(r->api->cache, key, klen, b.data, b.len, &r->read_started);
-    }
+    api_cache_fill(r, key, api_key_tags(key), &b);
     api_respond_json(r, 200, &b);
 }
 
-/* Cache answer. */
-static void tags_on_cache(const char *val, size_t len, void *arg)
+/* Read the tag list from PostgreSQL. */
+static void tags_read(struct api_req *r)
 {
-    struct api_req *r = arg;
-
-    if (val != NULL) {
-        api_respond_raw(r, 200, val, len);
-        return;
-    }
-    (void)clock_gettime(CLOCK_MONOTONIC, &r->read_started);
     (void)api_db(r, Q_TAGS, NULL, tags_on_list);
 }
 
@@ -52,13 +42,8 @@ void api_tags_list(struct http_request *req, const struct route_params *p, void 
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
     char key[CACHE_KEY_MAX];
-    size_t klen;
 
     if (r == NULL)
         return;
-    klen = api_key_tags(key);
-    if (cache_get(r->api->cache, key, klen, tags_on_cache, r) == 0)
-        return;
-    (void)clock_gettime(CLOCK_MONOTONIC, &r->read_started);
-    (void)api_db(r, Q_TAGS, NULL, tags_on_list);
+    api_cache_or_read(r, key, api_key_tags(key), tags_read);
 }

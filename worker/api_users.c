@@ -34,6 +34,7 @@ struct users_req {
     const char *image;
     char hash[160];
     char token[JWT_MAX_LEN + 1];
+    void (*after_limit)(struct api_req *r); /* the step the rate limit lets through */
 };
 
 /* Rate-limit answer helper: 429 with Retry-After. */
@@ -47,14 +48,26 @@ static void users_respond_limited(struct api_req *r, int retry_after)
     api_respond_error(r, 429, "request", "too many requests");
 }
 
-/* Check a limit bucket for r's client, then run next(r) if allowed. */
-static void users_rate_limit(struct api_req *r, const char *bucket, void (*next)(struct api_req *),
-                             ratelimit_fn on_limit)
+/* The rate limiter answered: 429, or on to the request's next step. */
+static void users_on_limit(bool allowed, int retry_after, void *arg)
+{
+    struct users_req *u = arg;
+
+    if (!allowed)
+        users_respond_limited(&u->base, retry_after);
+    else
+        u->after_limit(&u->base);
+}
+
+/* Check a limit bucket for r's client (r is a struct users_req), then run
+ * next(r) if allowed. */
+static void users_rate_limit(struct api_req *r, const char *bucket, void (*next)(struct api_req *))
 {
     const struct settings *s = r->api->settings;
 
+    ((struct users_req *)r)->after_limit = next;
     if (ratelimit_check(r->api->cache, r->api->slot, bucket, http_request_peer(r->req),
-                        s->rate_limit_auth, s->rate_limit_window_s, on_limit, r) != 0)
+                        s->rate_limit_auth, s->rate_limit_window_s, users_on_limit, r) != 0)
         next(r); /* limit off or Redis down: fail open */
 }
 
@@ -225,22 +238,13 @@ static void users_register_start(struct api_req *r)
     (void)api_db(r, Q_USER_TAKEN, vals, users_register_on_taken);
 }
 
-/* Registration: the rate limiter answered. */
-static void users_register_on_limit(bool allowed, int retry_after, void *arg)
-{
-    if (!allowed)
-        users_respond_limited(arg, retry_after);
-    else
-        users_register_start(arg);
-}
-
 void api_users_register(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct users_req));
 
     if (r == NULL)
         return;
-    users_rate_limit(r, "register", users_register_start, users_register_on_limit);
+    users_rate_limit(r, "register", users_register_start);
 }
 
 /* ---- POST /api/users/login ---- */
@@ -321,15 +325,6 @@ static void users_login_start(struct api_req *r)
     (void)api_db(r, Q_USER_BY_EMAIL, vals, users_login_on_user);
 }
 
-/* Login: the rate limiter answered. */
-static void users_login_on_limit(bool allowed, int retry_after, void *arg)
-{
-    if (!allowed)
-        users_respond_limited(arg, retry_after);
-    else
-        users_login_start(arg);
-}
-
 void api_users_login(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct login_req));
@@ -337,7 +332,7 @@ void api_users_login(struct http_request *req, const struct route_params *p, voi
     if (r == NULL)
         return;
     r->cleanup = users_login_cleanup;
-    users_rate_limit(r, "login", users_login_start, users_login_on_limit);
+    users_rate_limit(r, "login", users_login_start);
 }
 
 /* ---- GET /api/user ---- */
@@ -361,12 +356,12 @@ static void users_get_on_user(enum db_status st, const PGresult *res, void *arg)
 void api_users_get(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char id[24];
-    const char *vals[1] = {id};
+    char id[API_ID_LEN];
+    const char *vals[1];
 
     if (r == NULL || api_auth(r, true) != 0)
         return;
-    snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
+    vals[0] = api_viewer_text(r, id);
     (void)api_db(r, Q_USER_BY_ID, vals, users_get_on_user);
 }
 
@@ -478,11 +473,10 @@ static void users_update_on_update(enum db_status st, const PGresult *res, void 
 static void users_update_write(struct update_req *x)
 {
     struct users_req *u = &x->u;
-    char id[24];
+    char id[API_ID_LEN];
     const char *vals[8];
 
-    snprintf(id, sizeof(id), "%lld", (long long)u->base.viewer);
-    vals[0] = id;
+    vals[0] = api_viewer_text(&u->base, id);
     vals[1] = u->username;
     vals[2] = u->email;
     vals[3] = u->hash[0] != '\0' ? u->hash : NULL;
@@ -554,7 +548,7 @@ void api_users_update(struct http_request *req, const struct route_params *p, vo
     struct users_req *u = &x->u;
     struct api_errors errs = {0};
     const cJSON *obj;
-    char id[24];
+    char id[API_ID_LEN];
     const char *vals[3];
 
     if (r == NULL)
@@ -580,9 +574,8 @@ void api_users_update(struct http_request *req, const struct route_params *p, vo
         users_update_continue(x);
         return;
     }
-    snprintf(id, sizeof(id), "%lld", (long long)r->viewer);
     vals[0] = u->username;
     vals[1] = u->email;
-    vals[2] = id;
+    vals[2] = api_viewer_text(r, id);
     (void)api_db(r, Q_USER_TAKEN, vals, users_update_on_taken);
 }

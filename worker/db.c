@@ -589,6 +589,16 @@ static void db_conn_collect(struct db_conn *c)
     db_conn_dispatch(c);
 }
 
+/* While connecting, either socket event drives PQconnectPoll: true if this
+ * one did (the event is then used up). */
+static bool db_conn_connect_step(struct db_conn *c)
+{
+    if (c->state != DB_CONN_CONNECTING)
+        return false;
+    db_conn_poll(c);
+    return true;
+}
+
 /* Socket readable: connection progress, results, or the server hanging up. */
 static void db_conn_on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -596,10 +606,8 @@ static void db_conn_on_read(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (c->state == DB_CONN_CONNECTING) {
-        db_conn_poll(c);
+    if (db_conn_connect_step(c))
         return;
-    }
     if (!PQconsumeInput(c->pg)) {
         db_conn_fail(c, "read");
         return;
@@ -622,10 +630,8 @@ static void db_conn_on_write(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (c->state == DB_CONN_CONNECTING) {
-        db_conn_poll(c);
+    if (db_conn_connect_step(c))
         return;
-    }
     if (db_conn_flush(c) != 0)
         db_conn_fail(c, "write");
 }
