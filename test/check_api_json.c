@@ -247,6 +247,15 @@ START_TEST(test_statements)
         ck_assert_int_eq(strstr(sql, "$6") != NULL, (mask & API_FILTER_FAVORITED) != 0);
         ck_assert(strstr(sql, "LIMIT $2 OFFSET $3") != NULL);
     }
+    /* the anonymous lists: the same filters, no viewer tests, no $1 */
+    for (int mask = 0; mask < 8; mask++) {
+        const char *sql = st[Q_LIST_ANON_BASE + mask].sql;
+        ck_assert_int_eq(strstr(sql, "$4") != NULL, (mask & API_FILTER_TAG) != 0);
+        ck_assert_int_eq(strstr(sql, "$5") != NULL, (mask & API_FILTER_AUTHOR) != 0);
+        ck_assert_int_eq(strstr(sql, "$6") != NULL, (mask & API_FILTER_FAVORITED) != 0);
+        ck_assert(strstr(sql, "LIMIT $2 OFFSET $3") != NULL);
+        ck_assert_msg(strstr(sql, "$1") == NULL, "%s uses $1", st[Q_LIST_ANON_BASE + mask].name);
+    }
     ck_assert(strstr(st[Q_FEED].sql, "follows") != NULL);
     api_sql_free(st);
 }

@@ -165,7 +165,7 @@ void api_articles_list(struct http_request *req, const struct route_params *p, v
     if ((rc = articles_parse_filter(l, q, "favorited", l->favorited, sizeof(l->favorited))) < 0)
         return;
     mask |= rc ? API_FILTER_FAVORITED : 0;
-    l->stmt = Q_LIST_BASE + mask;
+    l->stmt = (r->viewer != 0 ? Q_LIST_BASE : Q_LIST_ANON_BASE) + mask;
     articles_run_list(l);
 }
 

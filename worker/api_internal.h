@@ -74,7 +74,10 @@ enum api_stmt {
     Q_TAGS,
     Q_FEED,
     Q_LIST_BASE, /* + filter mask (API_FILTER_*): 8 statements */
-    Q__COUNT = Q_LIST_BASE + 8
+    /* The same 8 for anonymous readers: favorited/following are constant
+     * false (no per-row tests to run). */
+    Q_LIST_ANON_BASE = Q_LIST_BASE + 8,
+    Q__COUNT = Q_LIST_ANON_BASE + 8
 };
 
 #define API_FILTER_TAG       1

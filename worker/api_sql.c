@@ -13,7 +13,9 @@
  * requested page, so a page of any size costs one round trip; a page past
  * the end still returns one row carrying the count (article columns NULL).
  * The eight filter combinations of GET /api/articles each get their own
- * statement, so every plan can use the right index.
+ * statement, so every plan can use the right index, and each comes twice:
+ * for a viewer and for anonymous readers (favorited/following constant
+ * false, as in the anonymous single-article statement).
  */
 #include "config.h"
 
@@ -189,23 +191,32 @@ static const char sql_tags[] =
     "SELECT COALESCE(json_agg(t.name ORDER BY t.name COLLATE \"C\"), '[]') FROM tags t "
     "WHERE EXISTS (SELECT 1 FROM article_tags at WHERE at.tag_id = t.id)";
 
-/* The list statement around a WHERE clause; parameters: $1 viewer, $2 limit,
- * $3 offset, $4 tag, $5 author, $6 favorited (unused ones are ignored). */
-static char *api_sql_list(const char *where)
+/* A list statement's format around a WHERE clause (%s, twice). */
+// clang-format off
+#define LIST_SQL(FAVORITED, FOLLOWING)                                                             \
+    "SELECT " ARTICLE_COLS("NULL::text", FAVORITED, FOLLOWING) ", t.total "                        \
+    "FROM (SELECT count(*) AS total FROM articles a WHERE %s) t "                                  \
+    "LEFT JOIN LATERAL (SELECT * FROM articles a WHERE %s "                                        \
+    "ORDER BY a.created_at DESC, a.id DESC LIMIT $2 OFFSET $3) a ON true "                         \
+    "LEFT JOIN users u ON u.id = a.author_id "                                                     \
+    "ORDER BY a.created_at DESC, a.id DESC"
+// clang-format on
+
+/* The list statement around a WHERE clause, for a viewer or anonymous
+ * readers; parameters: $1 viewer, $2 limit, $3 offset, $4 tag, $5 author,
+ * $6 favorited (unused ones are ignored). Caller frees; NULL out of memory. */
+static char *api_sql_list(const char *where, bool anon)
 {
-    static const char fmt[] =
-        "SELECT " ARTICLE_COLS("NULL::text", FAVORITED("1"), FOLLOWING("1")) //
-        ", t.total "
-        "FROM (SELECT count(*) AS total FROM articles a WHERE %s) t "
-        "LEFT JOIN LATERAL (SELECT * FROM articles a WHERE %s "
-        "ORDER BY a.created_at DESC, a.id DESC LIMIT $2 OFFSET $3) a ON true "
-        "LEFT JOIN users u ON u.id = a.author_id "
-        "ORDER BY a.created_at DESC, a.id DESC";
-    size_t len = sizeof(fmt) + 2 * strlen(where);
+    /* The viewer's format is the longer one: room for either. */
+    size_t len = sizeof(LIST_SQL(FAVORITED("1"), FOLLOWING("1"))) + 2 * strlen(where);
     char *sql = malloc(len);
 
-    if (sql != NULL)
-        snprintf(sql, len, fmt, where, where);
+    if (sql == NULL)
+        return NULL;
+    if (anon)
+        (void)snprintf(sql, len, LIST_SQL("false", "false"), where, where);
+    else
+        (void)snprintf(sql, len, LIST_SQL(FAVORITED("1"), FOLLOWING("1")), where, where);
     return sql;
 }
 
@@ -231,8 +242,9 @@ static void api_sql_where(int mask, char *out, size_t outlen)
 
 int api_sql_build(struct db_stmt *st)
 {
-    static const char *names[8] = {"list0", "list1", "list2", "list3",
-                                   "list4", "list5", "list6", "list7"};
+    static const char *names[16] = {"list0",  "list1",  "list2",  "list3",  "list4",  "list5",
+                                    "list6",  "list7",  "alist0", "alist1", "alist2", "alist3",
+                                    "alist4", "alist5", "alist6", "alist7"};
     const struct {
         int id;
         const char *name;
@@ -285,15 +297,15 @@ int api_sql_build(struct db_stmt *st)
         memcpy(s->types, fixed[i].t, sizeof(s->types));
     }
     st[Q_FEED].name = "feed";
-    st[Q_FEED].sql =
-        api_sql_list("a.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)");
+    st[Q_FEED].sql = api_sql_list(
+        "a.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)", false);
     st[Q_FEED].nparams = 6;
     memcpy(st[Q_FEED].types, list_types, sizeof(list_types));
-    for (int mask = 0; mask < 8; mask++) {
-        struct db_stmt *s = &st[Q_LIST_BASE + mask];
-        api_sql_where(mask, where, sizeof(where));
-        s->name = names[mask];
-        s->sql = api_sql_list(where);
+    for (int i = 0; i < 16; i++) {
+        struct db_stmt *s = &st[Q_LIST_BASE + i];
+        api_sql_where(i % 8, where, sizeof(where));
+        s->name = names[i];
+        s->sql = api_sql_list(where, i >= 8);
         s->nparams = 6;
         memcpy(s->types, list_types, sizeof(list_types));
     }
@@ -307,8 +319,8 @@ void api_sql_free(struct db_stmt *st)
 {
     free((char *)st[Q_FEED].sql);
     st[Q_FEED].sql = NULL;
-    for (int mask = 0; mask < 8; mask++) {
-        free((char *)st[Q_LIST_BASE + mask].sql);
-        st[Q_LIST_BASE + mask].sql = NULL;
+    for (int i = 0; i < 16; i++) {
+        free((char *)st[Q_LIST_BASE + i].sql);
+        st[Q_LIST_BASE + i].sql = NULL;
     }
 }
