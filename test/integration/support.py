@@ -35,6 +35,46 @@ def wait_for(predicate, timeout, interval=0.02, what="condition"):
                          % (timeout, what, last_error))
 
 
+def wait_all_workers_ready(srv, count, exclude=(), timeout=10):
+    """Wait until `count` workers are in state ready, none of them with a pid in exclude.
+    (/readyz alone is not enough: after warm-up it is 200 while any worker serves.)"""
+    def ready():
+        workers = [w for w in srv.status()["workers"]
+                   if w["state"] == "ready" and w["pid"] and w["pid"] not in exclude]
+        return len(workers) == count
+    return wait_for(ready, timeout, what="%d ready workers" % count)
+
+
+def wait_requests_total(srv, scrape, expected, timeout=5):
+    """Wait until http_requests_total sums to expected: a worker counts a request
+    just after writing its response, so a client can be a moment ahead of it.
+    Returns the last (values, types); raises with the last sum if it never matches."""
+    last = {}
+
+    def settled():
+        values, types = scrape(srv)
+        last["scrape"] = (values, types)
+        last["sum"] = requests_total(values)
+        return last["sum"] == expected
+    try:
+        wait_for(settled, timeout, interval=0.05, what="http_requests_total == %d" % expected)
+    except AssertionError:
+        raise AssertionError("http_requests_total is %s, expected %d" % (last.get("sum"), expected))
+    return last["scrape"]
+
+
+def wait_stable_requests_total(srv, scrape, quiet=0.3, timeout=5):
+    """The request count once it has not moved for `quiet` seconds (start-up probes done)."""
+    deadline = time.monotonic() + timeout
+    values, types = scrape(srv)
+    while True:
+        time.sleep(quiet)
+        again, types = scrape(srv)
+        if requests_total(again) == requests_total(values) or time.monotonic() > deadline:
+            return again, types
+        values = again
+
+
 def pid_alive(pid):
     """True while any thread of process pid is still running (not a zombie).
     The main thread of a killed multi-threaded process can show as a zombie

@@ -34,9 +34,9 @@ def check_not_lower(before, after, where):
 def test_counters_never_decrease_across_kills():
     with harness.Server(workers=2, args=["--access-log", "off"]) as srv:
         srv.wait_ready()
-        values, types = scrape(srv)
-        prev = support.monotonic_series(values, types)
         # The harness's start-up probes of the API /healthz count too.
+        values, types = support.wait_stable_requests_total(srv, scrape)
+        prev = support.monotonic_series(values, types)
         base = support.requests_total(values)
         sent = 0
         for round_no in range(4):
@@ -44,11 +44,9 @@ def test_counters_never_decrease_across_kills():
                 path = "/healthz" if i % 5 else "/missing/%d" % i
                 srv.get(path)
                 sent += 1
-            values, types = scrape(srv)
+            values, types = support.wait_requests_total(srv, scrape, base + sent)
             now = support.monotonic_series(values, types)
             check_not_lower(prev, now, "round %d after traffic" % round_no)
-            assert support.requests_total(values) == base + sent, (
-                support.requests_total(values), base, sent)
             prev = now
 
             victim = srv.status()["workers"][round_no % 2]
@@ -59,13 +57,15 @@ def test_counters_never_decrease_across_kills():
                 now = support.monotonic_series(values, types)
                 check_not_lower(prev, now, "round %d during replacement" % round_no)
                 prev = now
-            srv.wait_ready()
+            support.wait_all_workers_ready(srv, 2, exclude=(victim["pid"],))
             values, types = scrape(srv)
             now = support.monotonic_series(values, types)
             check_not_lower(prev, now, "round %d after replacement" % round_no)
-            assert support.requests_total(values) == base + sent
+            assert support.requests_total(values) == base + sent, (
+                support.requests_total(values), base, sent)
             prev = now
-        assert values['conduitd_worker_restarts_total{reason="signal"}'] == 4
+        restarts = values['conduitd_worker_restarts_total{reason="signal"}']
+        assert restarts == 4, restarts
         assert values['http_requests_total{method="GET",route="/healthz",code="200"}'] == base + 80
         assert values['http_requests_total{method="GET",route="unmatched",code="404"}'] == 20
         assert values['http_request_duration_seconds_count{route="/healthz"}'] == base + 80
