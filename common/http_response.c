@@ -304,7 +304,8 @@ static void http_conn_send(struct http_conn *c, size_t hlen, const char *body, s
     ssize_t n = http_sendv(c->fd, iov, blen > 0 ? 2 : 1);
 
     if (n == (ssize_t)(hlen + blen)) {
-        free(owned);
+        if (owned != NULL) /* the common case has none: no call at all */
+            free(owned);
         http_conn_response_done(c, true);
         return;
     }
