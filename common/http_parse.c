@@ -341,7 +341,7 @@ static int http_conn_finish_head(struct http_conn *c)
         /* limit already exceeded */
     } else if (p->flags & F_CHUNKED) {
         status = 411;
-    } else if (cl > s->limits.max_body) {
+    } else if (cl > s->limits.max_body || cl >= UINT32_MAX) {
         status = 413;
     } else if (expect != NULL && p->http_minor == 1) {
         if (strcasecmp(expect, "100-continue") != 0)
