@@ -596,7 +596,29 @@ struct http_server *http_server_new(struct event_base *base, int listen_fd,
     return s;
 }
 
-/* Stop accepting for good; close idle connections, the others after their response. */
+/* Draining: give an idle connection (no byte of a next request yet) a
+ * short grace instead of closing it at once, so that a request already on
+ * its way is answered (with Connection: close, as everything is while
+ * draining) rather than met by a close. A connection that has not sent its
+ * first request gets up to HTTP_DRAIN_FRESH_GRACE_MS (or the header
+ * timeout when shorter), a keep-alive one HTTP_DRAIN_IDLE_GRACE_MS (or
+ * the rest of its idle timeout when shorter). The idle-state timer closes
+ * it when the grace ends; nothing else changes for the connection. */
+static void http_conn_drain_grace(struct http_conn *c, uint64_t now_ns)
+{
+    int header_ms = c->srv->limits.header_timeout_ms;
+    int grace = HTTP_DRAIN_IDLE_GRACE_MS;
+    if (c->fresh)
+        grace = header_ms > 0 && header_ms < HTTP_DRAIN_FRESH_GRACE_MS ? header_ms
+                                                                       : HTTP_DRAIN_FRESH_GRACE_MS;
+    int64_t until = (int64_t)(now_ns / 1000000u) + grace;
+    if (c->deadline_ms != 0 && c->deadline_ms <= until)
+        return; /* its own timeout ends it sooner */
+    http_conn_set_deadline_at(c, now_ns, grace);
+}
+
+/* Stop accepting for good; idle connections get a short grace (see
+ * http_conn_drain_grace), the others close after their response. */
 void http_server_drain(struct http_server *s)
 {
     if (s->draining)
@@ -604,6 +626,7 @@ void http_server_drain(struct http_server *s)
     s->draining = true;
     if (http_server_update_accept(s) < 0)
         log_error("http accept stop failed", "");
+    uint64_t now_ns = http_now_ns();
     struct http_conn *next;
     for (struct http_conn *c = s->conns; c != NULL; c = next) {
         next = c->next;
@@ -611,8 +634,7 @@ void http_server_drain(struct http_server *s)
             continue;
         switch (c->state) {
         case HTTP_CONN_IDLE:
-            http_conn_close(c);
-            http_conn_maybe_free(c);
+            http_conn_drain_grace(c, now_ns);
             break;
         case HTTP_CONN_HEAD:
         case HTTP_CONN_BODY:

@@ -91,9 +91,31 @@ struct http_server *http_server_new(struct event_base *base, int listen_fd,
                                     const struct http_limits *limits,
                                     const struct http_callbacks *cb);
 
-/* Stop accepting; close idle connections now, and every other connection
- * after its current response (sent with Connection: close). The listening
- * socket stays open (the caller owns it). Draining is final. */
+/* Grace that http_server_drain() gives idle connections (milliseconds):
+ * a connection that has not sent a byte of its first request yet (just
+ * accepted) gets HTTP_DRAIN_FRESH_GRACE_MS, or header_timeout_ms when that
+ * is shorter; a keep-alive connection between requests gets
+ * HTTP_DRAIN_IDLE_GRACE_MS, or what is left of its idle timeout when that
+ * is shorter. */
+#define HTTP_DRAIN_FRESH_GRACE_MS 2000
+#define HTTP_DRAIN_IDLE_GRACE_MS  1000
+
+/* Stop accepting for good, then wind every connection down without
+ * closing one under a request on its way:
+ * - a connection with a request under way (head or body arriving, with
+ *   the handler, response being written) gets its current response with
+ *   Connection: close and is closed (pipelined requests behind it are
+ *   dropped);
+ * - an idle connection (no byte of a next request yet, freshly accepted or
+ *   between keep-alive requests) stays open for its grace (above): a
+ *   request that starts arriving meanwhile is answered with
+ *   Connection: close; when the grace ends with nothing received, it is
+ *   closed. A request the client sends just as the grace ends can still
+ *   meet the close (unavoidable: HTTP/1.1 has no way to announce it on an
+ *   idle connection); clients retry such a request (RFC 9112 9.3.1).
+ * The listening socket stays open (the caller owns it). Draining is final.
+ * The caller is done when http_server_connections() and
+ * http_server_in_flight() are both 0. */
 void http_server_drain(struct http_server *s);
 
 /* Stop accepting but keep connections as they are (used while paused).

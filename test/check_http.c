@@ -1156,17 +1156,23 @@ START_TEST(test_drain)
     ck_assert_int_eq(g->nheld, 1);
     ck_assert_uint_eq(http_server_connections(g->srv), 3);
 
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     http_server_drain(g->srv);
-    /* idle: closed at once */
-    ck_assert(client_sees_eof(idle, 1000));
-    ck_assert_uint_eq(http_server_connections(g->srv), 2);
+    ck_assert_uint_eq(http_server_connections(g->srv), 3);
     ck_assert_uint_eq(http_server_in_flight(g->srv), 1);
 
     /* new connections are not accepted (the listening socket stays open) */
     struct client *late = client_new();
     pump(50);
-    ck_assert_uint_eq(http_server_connections(g->srv), 2);
+    ck_assert_uint_eq(http_server_connections(g->srv), 3);
     ck_assert_int_ge(fcntl(g->lfd, F_GETFD), 0);
+
+    /* idle keep-alive: kept for the grace, then closed silently */
+    ck_assert(client_sees_eof(idle, HTTP_DRAIN_IDLE_GRACE_MS + 2000));
+    ck_assert_int_ge(ms_since(&t0), HTTP_DRAIN_IDLE_GRACE_MS - 100);
+    ck_assert_uint_eq(idle->len, 0);
+    ck_assert_uint_eq(http_server_connections(g->srv), 2);
 
     /* the pending request is answered with Connection: close, then closed;
      * the pipelined request behind it is dropped */
@@ -1194,6 +1200,80 @@ START_TEST(test_drain)
     ck_assert_int_eq(g->conns_open, 0);
     ck_assert_int_eq(http_server_pause_accept(g->srv, false), -1);
     client_free(late);
+    fx_stop();
+}
+END_TEST
+
+/* A request that arrives on an idle keep-alive connection shortly after the
+ * drain began is answered (with Connection: close), not met by a close. */
+START_TEST(test_drain_idle_request)
+{
+    fx_start(default_limits());
+    struct resp r;
+    struct client *c = client_new();
+    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    assert_header(&r, "Connection", "keep-alive");
+    c->len = 0;
+
+    http_server_drain(g->srv);
+    pump(100);
+    ck_assert_uint_eq(http_server_connections(g->srv), 1);
+    roundtrip(c, "GET /hello?after HTTP/1.1\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"ok\":true}");
+    assert_header(&r, "Connection", "close");
+    ck_assert(client_sees_eof(c, 2000));
+    ck_assert_int_eq(g->ndone, 2);
+    ck_assert_str_eq(g->order, ",after,");
+
+    client_free(c);
+    for (int i = 0; i < 100 && http_server_connections(g->srv) > 0; i++)
+        pump(10);
+    ck_assert_uint_eq(http_server_connections(g->srv), 0);
+    ck_assert_int_eq(g->conns_open, 0);
+    fx_stop();
+}
+END_TEST
+
+/* A connection accepted before the drain whose first request arrives after
+ * it is answered with Connection: close; one that sends nothing is closed
+ * silently after min(header timeout, HTTP_DRAIN_FRESH_GRACE_MS). */
+START_TEST(test_drain_fresh_connection)
+{
+    struct http_limits lim = default_limits();
+    lim.header_timeout_ms = 600; /* shorter than HTTP_DRAIN_FRESH_GRACE_MS: it bounds the grace */
+    fx_start(lim);
+    struct resp r;
+    struct client *c = client_new();
+    struct client *silent = client_new();
+    for (int i = 0; i < 100 && http_server_connections(g->srv) < 2; i++)
+        pump(10);
+    ck_assert_uint_eq(http_server_connections(g->srv), 2);
+
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    http_server_drain(g->srv);
+    pump(100);
+    ck_assert_uint_eq(http_server_connections(g->srv), 2);
+    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    assert_header(&r, "Connection", "close");
+    ck_assert(client_sees_eof(c, 2000));
+
+    ck_assert(client_sees_eof(silent, 3000));
+    long waited = ms_since(&t0);
+    ck_assert_int_ge(waited, 500);
+    ck_assert_int_lt(waited, HTTP_DRAIN_FRESH_GRACE_MS + 1500);
+    ck_assert_uint_eq(silent->len, 0);
+    ck_assert_int_eq(g->ndone, 1);
+
+    client_free(c);
+    client_free(silent);
+    for (int i = 0; i < 100 && http_server_connections(g->srv) > 0; i++)
+        pump(10);
+    ck_assert_uint_eq(http_server_connections(g->srv), 0);
+    ck_assert_int_eq(g->conns_open, 0);
     fx_stop();
 }
 END_TEST
@@ -1293,6 +1373,8 @@ static Suite *http_suite(void)
     tcase_add_test(tc, test_half_close);
     tcase_add_test(tc, test_free_with_pending);
     tcase_add_test(tc, test_drain);
+    tcase_add_test(tc, test_drain_idle_request);
+    tcase_add_test(tc, test_drain_fresh_connection);
     tcase_add_test(tc, test_accepts_per_wake);
     tcase_add_test(tc, test_pause_accept);
     tcase_add_test(tc, test_emfile);

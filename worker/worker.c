@@ -17,17 +17,15 @@
  * replacement is ready; until then this worker keeps serving.
  *
  * Stopping: TERM, INT or QUIT, or CONTROL_DRAIN on the control channel,
- * starts a drain in two steps. First the worker stops accepting and goes on
- * serving the connections it has for WORKER_DRAIN_PAUSE_MS: a connection
- * accepted a moment ago whose request has not been read yet is, to the
- * HTTP core, an idle one, and http_server_drain() closes idle connections
- * at once; the pause lets those requests arrive and be answered (nothing
- * new comes in meanwhile: the other workers accept from the shared queue).
- * Then the core drains: in-flight requests finish (answered with
- * Connection: close), idle keep-alive connections are closed, and the
- * worker exits 0 once no connection and no request is left. The
- * supervisor enforces the deadline. CONTROL_STOP, or end of file on the
- * control channel (the supervisor is gone), exits at once.
+ * drains the HTTP core (http_server_drain): it stops accepting first
+ * (nothing new comes in: the other workers accept from the shared queue),
+ * in-flight requests finish (answered with Connection: close), and idle
+ * connections get a short grace (see http.h) in which a request that
+ * arrives, on a keep-alive connection or one accepted a moment ago, is
+ * still answered with Connection: close. The worker exits 0 once no
+ * connection and no request is left. The supervisor enforces the
+ * deadline. CONTROL_STOP, or end of file on the control channel (the
+ * supervisor is gone), exits at once.
  *
  * Hot path: worker_on_request and worker_on_done run for every request;
  * they make no system call and allocate nothing (the access log, when on,
@@ -55,7 +53,6 @@
 #define WORKER_HEARTBEAT_MS     1000 /* heartbeat period, unless the timeout asks for more */
 #define WORKER_HEARTBEAT_MIN_MS 100  /* never stamp more often than this */
 #define WORKER_DRAIN_CHECK_MS   20
-#define WORKER_DRAIN_PAUSE_MS   200 /* accepting stopped, connections still served */
 
 /* Add delta to a gauge of our own slot (single writer: a plain relaxed
  * load and store, no locked instruction). */
@@ -222,34 +219,12 @@ static void worker_on_drain_check(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* The drain's second step: the core closes idle connections and the rest
- * after their response; the worker leaves once none is left. */
-static void worker_drain_now(struct worker *w)
-{
-    struct timeval tv = {0, WORKER_DRAIN_CHECK_MS * 1000};
-
-    http_server_drain(w->http);
-    api_worker_drain(w);
-    if (event_add(w->ev_drain_check, &tv) != 0) {
-        log_error("cannot arm the drain timer", "");
-        if (event_base_loopexit(w->base, NULL) != 0)
-            exit(1);
-    }
-}
-
-/* Timer: the pause after we stopped accepting is over. */
-static void worker_on_drain_start(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    worker_drain_now(arg);
-}
-
-/* Begin a graceful drain (idempotent): stop accepting now, drain after
- * WORKER_DRAIN_PAUSE_MS (see the top of the file). */
+/* Begin a graceful drain (idempotent): the core stops accepting, then
+ * winds its connections down (see the top of the file); the worker leaves
+ * once none is left. */
 static void worker_drain(struct worker *w, const char *why)
 {
-    struct timeval pause = {0, WORKER_DRAIN_PAUSE_MS * 1000};
+    struct timeval tv = {0, WORKER_DRAIN_CHECK_MS * 1000};
 
     if (w->draining)
         return;
@@ -257,9 +232,12 @@ static void worker_drain(struct worker *w, const char *why)
     __atomic_store_n(&w->slot->state, SB_DRAINING, __ATOMIC_RELAXED);
     log_info("worker draining", "\"slot\":%u,\"generation\":%u,\"why\":\"%s\"", w->slot_index,
              w->generation, why);
-    if (http_server_pause_accept(w->http, true) != 0 || event_add(w->ev_drain_start, &pause) != 0) {
-        log_warn("cannot pause accepting; draining at once", "\"slot\":%u", w->slot_index);
-        worker_drain_now(w);
+    http_server_drain(w->http);
+    api_worker_drain(w);
+    if (event_add(w->ev_drain_check, &tv) != 0) {
+        log_error("cannot arm the drain timer", "");
+        if (event_base_loopexit(w->base, NULL) != 0)
+            exit(1);
     }
 }
 
@@ -391,7 +369,6 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
     if (worker_event(w, &w->ev_control, w->control_fd, EV_READ | EV_PERSIST, worker_on_control,
                      NULL, 1) != 0 ||
         worker_event(w, &w->ev_heartbeat, -1, EV_PERSIST, worker_on_heartbeat, &hb, 1) != 0 ||
-        worker_event(w, &w->ev_drain_start, -1, 0, worker_on_drain_start, NULL, 0) != 0 ||
         worker_event(w, &w->ev_drain_check, -1, EV_PERSIST, worker_on_drain_check, NULL, 0) != 0) {
         snprintf(err, errlen, "cannot add loop events");
         return -1;
@@ -423,8 +400,8 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
 /* Free what worker_setup made (after the loop has stopped). */
 static void worker_teardown(struct worker *w)
 {
-    struct event **evs[] = {&w->ev_heartbeat, &w->ev_control,     &w->ev_sigterm,    &w->ev_sigquit,
-                            &w->ev_sigint,    &w->ev_drain_start, &w->ev_drain_check};
+    struct event **evs[] = {&w->ev_heartbeat, &w->ev_control, &w->ev_sigterm,
+                            &w->ev_sigquit,   &w->ev_sigint,  &w->ev_drain_check};
 
     if (w->api != NULL)
         api_worker_stop(w);

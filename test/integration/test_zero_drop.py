@@ -20,7 +20,10 @@ these phases. Keep-alive connections that the server closed while idle are
 counted apart ("stale": seen closed before reuse; "retried": the request
 met the close and was retried once, as HTTP clients do for a reused
 connection that answers nothing, RFC 9112 9.3.1); they are printed, and
-are not failures.
+are not failures. A retiring worker keeps idle connections for a short
+grace (HTTP_DRAIN_IDLE_GRACE_MS) and answers a request arriving meanwhile
+with Connection: close, so with this steady load both counts are normally
+0; a request sent exactly as a grace ends can still meet the close.
 
 SIGKILL of a worker is reported separately, with two counts:
 - in flight: the stream's requests that failed while one worker was killed
