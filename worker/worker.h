@@ -37,7 +37,6 @@ struct worker {
     struct event *ev_sigterm;
     struct event *ev_sigquit;
     struct event *ev_sigint;
-    struct event *ev_drain_start;
     struct event *ev_drain_check;
     uint64_t max_requests; /* 0 = unlimited; includes the jitter */
     uint64_t served;       /* requests answered, counted against max_requests */
