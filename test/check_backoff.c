@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "backoff.h"
+#include "suite_main.h"
 
 START_TEST(test_first_death_immediate)
 {
@@ -80,11 +81,5 @@ static Suite *backoff_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(backoff_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run_suite(backoff_suite());
 }

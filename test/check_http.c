@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "suite_main.h"
 
 #define MAX_DONE 64
 #define MAX_HELD 8
@@ -1385,9 +1386,5 @@ static Suite *http_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(http_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run_suite(http_suite());
 }

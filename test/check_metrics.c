@@ -17,6 +17,7 @@
 
 #include "metrics.h"
 #include "scoreboard.h"
+#include "suite_main.h"
 
 static struct scoreboard *sb;
 static struct metrics_extra extra;
@@ -380,11 +381,5 @@ static Suite *metrics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(metrics_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run_suite(metrics_suite());
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "router.h"
+#include "suite_main.h"
 
 /* Distinct handlers, so a test can tell which one matched. */
 static void h_list(struct http_request *req, const struct route_params *p, void *ctx)
@@ -310,9 +311,5 @@ static Suite *router_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(router_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run_suite(router_suite());
 }

@@ -16,6 +16,7 @@
 
 #include "router.h"
 #include "scoreboard.h"
+#include "suite_main.h"
 
 /* Total of http requests in a counters block. */
 static uint64_t total_requests(const struct sb_counters *c)
@@ -249,11 +250,5 @@ static Suite *scoreboard_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(scoreboard_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run_suite(scoreboard_suite());
 }

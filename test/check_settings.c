@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "settings.h"
+#include "suite_main.h"
 
 static char errbuf[1024];
 
@@ -339,11 +340,5 @@ static Suite *settings_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(settings_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite_main_run_suite(settings_suite());
 }
