@@ -40,4 +40,4 @@ resilience_integration_tests = \
 	test/integration/test_zero_drop.py
 TESTS += $(foundation_integration_tests) $(resilience_integration_tests)
 EXTRA_DIST += $(foundation_integration_tests) $(resilience_integration_tests) \
-	test/integration/support.py test/integration/loadgen.py test/harness.py
+	test/integration/support.py test/integration/loadgen.py test/integration/httpwire.py test/harness.py

@@ -29,6 +29,8 @@ import socket
 import threading
 import time
 
+import httpwire
+
 OUTCOMES = ("ok", "status", "refused", "reset", "eof", "timeout", "other")
 FAILURES = ("status", "refused", "reset", "eof", "timeout", "other")
 NOTES = ("stale", "retried")
@@ -56,12 +58,7 @@ def read_response(sock):
                               not data)
             data += chunk
         head, _, rest = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+        status, headers = httpwire.parse_head(head)
         length = int(headers.get("content-length", "0"))
         while len(rest) < length:
             chunk = sock.recv(65536)

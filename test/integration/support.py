@@ -15,6 +15,8 @@ import socket
 import sys
 import time
 
+import httpwire
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402,F401  (re-exported for the tests)
 
@@ -112,12 +114,7 @@ def read_response(sock, timeout=5.0):
             raise AssertionError("connection closed before a response head: %r" % data)
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+    status, headers = httpwire.parse_head(head)
     length = int(headers.get("content-length", "0"))
     while len(rest) < length:
         chunk = sock.recv(65536)
