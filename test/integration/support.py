@@ -47,6 +47,14 @@ def wait_all_workers_ready(srv, count, exclude=(), timeout=10):
     return wait_for(ready, timeout, what="%d ready workers" % count)
 
 
+def wait_connections_closed(srv, timeout=5):
+    """Wait until worker 0 counts no open connection: the harness's start-up
+    probes may still count for a moment, and a test that then waits for
+    "one connection" must be counting its own."""
+    return wait_for(lambda: srv.status()["workers"][0]["connections"] == 0, timeout,
+                    what="the start-up probes closed")
+
+
 def wait_requests_total(srv, scrape, expected, timeout=5):
     """Wait until http_requests_total sums to expected: a worker counts a request
     just after writing its response, so a client can be a moment ahead of it.

@@ -98,6 +98,7 @@ def test_readiness_checks_counted():
 def test_readyz_fails_while_draining():
     with harness.Server(workers=1, args=["--shutdown-timeout", "10"]) as srv:
         srv.wait_ready()
+        support.wait_connections_closed(srv)
         slow = support.connect(srv.port)
         slow.sendall(b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nab")
         support.wait_for(lambda: srv.status()["workers"][0]["connections"] == 1, 5,

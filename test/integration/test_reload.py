@@ -144,6 +144,7 @@ def test_old_worker_finishes_in_flight_request():
         with harness.Server(workers=1, args=["--config", cfg.path]) as srv:
             srv.wait_ready()
             old = srv.worker_pids()[0]
+            support.wait_connections_closed(srv)
             slow = support.connect(srv.port)
             slow.sendall(b"POST /no/such HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345")
             support.wait_for(lambda: srv.status()["workers"][0]["connections"] == 1, 5,

@@ -98,6 +98,7 @@ def test_shutdown_timeout_kills_leftovers():
                                          "--body-timeout-ms", "60000"]) as srv:
         srv.wait_ready()
         pid = srv.worker_pids()[0]
+        support.wait_connections_closed(srv)
         slow = start_slow_request(srv.port)
         support.wait_for(lambda: srv.status()["workers"][0]["connections"] == 1, 5,
                          what="the slow connection accepted")
