@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "api.h"
 #include "log.h"
+#include "migrate.h"
 #include "settings.h"
 #include "supervisor.h"
 
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
         return 0;
     case SETTINGS_CMD_MIGRATE:
         log_init(s.log_level, "migrate");
-        return api_migrate(&s);
+        return migrate_run(&s);
     case SETTINGS_CMD_SERVE:
         break;
     }

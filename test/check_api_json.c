@@ -1,7 +1,7 @@
 /*
  * check_api_json.c: unit tests for request-body checks (common/json_input.c),
- * the JSON writer (common/jbuf.c), REDIS_URL parsing (worker/cache.c) and
- * the statement table (worker/api_sql.c).
+ * the JSON writer (common/jbuf.c), REDIS_URL parsing (store/cache.c) and
+ * the statement table (api/api_sql.c).
  */
 #include "config.h"
 

@@ -1,5 +1,5 @@
 /*
- * check_api_password.c: unit tests for worker/password.c: argon2id hashing
+ * check_api_password.c: unit tests for store/password.c: argon2id hashing
  * and verifying on the thread pool, results delivered on the event loop,
  * every accepted job answered exactly once (also when the pool shuts down
  * with work queued), and the queue bound.

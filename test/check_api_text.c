@@ -1,5 +1,5 @@
 /*
- * check_api_text.c: unit tests for worker/api_text.c: slugs, timestamps,
+ * check_api_text.c: unit tests for api/api_text.c: slugs, timestamps,
  * query parameters, numbers and the Authorization header.
  */
 #include "config.h"

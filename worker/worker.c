@@ -114,7 +114,7 @@ static void worker_on_request(struct http_request *req, void *arg)
     http_request_set_route(req, route);
     switch (res) {
     case ROUTER_FOUND:
-        fn(req, &params, w);
+        fn(req, &params, w->api);
         break;
     case ROUTER_NOT_FOUND:
         (void)worker_respond_error(req, 404, "path", "not found");
@@ -233,7 +233,7 @@ static void worker_drain(struct worker *w, const char *why)
     log_info("worker draining", "\"slot\":%u,\"generation\":%u,\"why\":\"%s\"", w->slot_index,
              w->generation, why);
     http_server_drain(w->http);
-    api_worker_drain(w);
+    api_drain(w->api);
     if (event_add(w->ev_drain_check, &tv) != 0) {
         log_error("cannot arm the drain timer", "");
         if (event_base_loopexit(w->base, NULL) != 0)
@@ -340,6 +340,7 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
     int hb_ms = worker_heartbeat_period_ms(w->settings);
     struct timeval hb = {hb_ms / 1000, (hb_ms % 1000) * 1000};
     struct http_limits limits;
+    struct api_host host;
     struct http_callbacks cb = {worker_on_request, worker_on_done, worker_on_conn, w};
     sigset_t none;
     const struct settings *s = w->settings;
@@ -376,7 +377,12 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
     worker_heartbeat(w);
 
     /* The API first: a worker that cannot serve must not accept. */
-    if (api_worker_start(w, err, errlen) != 0) {
+    host.base = w->base;
+    host.settings = s;
+    host.slot = w->slot;
+    host.router = w->router;
+    w->api = api_start(&host, err, errlen);
+    if (w->api == NULL) {
         *status = 2;
         return -1;
     }
@@ -403,8 +409,8 @@ static void worker_teardown(struct worker *w)
     struct event **evs[] = {&w->ev_heartbeat, &w->ev_control, &w->ev_sigterm,
                             &w->ev_sigquit,   &w->ev_sigint,  &w->ev_drain_check};
 
-    if (w->api != NULL)
-        api_worker_stop(w);
+    api_free(w->api);
+    w->api = NULL;
     if (w->http != NULL) {
         http_server_free(w->http);
         w->http = NULL;

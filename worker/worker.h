@@ -5,7 +5,7 @@
  * exits when told to (or when the supervisor dies: EOF on the control
  * socketpair, PR_SET_PDEATHSIG as a backstop).
  *
- * Route handlers receive the struct worker * as their ctx argument.
+ * Route handlers receive the API's state (struct api *) as their ctx argument.
  */
 #ifndef CONDUIT_WORKER_H
 #define CONDUIT_WORKER_H
@@ -28,7 +28,7 @@ struct worker {
     uint32_t generation;
     const struct router *router;
     struct http_server *http;
-    struct api *api; /* the Conduit API's per-worker state (worker/api.h) */
+    struct api *api; /* the Conduit API's per-worker state (api/api.h), every handler's ctx */
     int listen_fd;
     int control_fd; /* our end of the socketpair with the supervisor */
     /* private to worker.c beyond this point */

@@ -57,7 +57,7 @@ def warm(fn, *args, **kw):
 
 def test_cache_is_used():
     # Each hot read is served from the cache once it is warm. A write may keep its keys
-    # out of the cache for a moment (worker/cache.h: tombstones), hence the polling.
+    # out of the cache for a moment (store/cache.h: tombstones), hence the polling.
     me = A.register("cache")
     tag = "cu_" + uid()
     slug = A.create_article(me, tags=[tag])["slug"]

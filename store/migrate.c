@@ -24,8 +24,8 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
-#include "api.h"
 #include "log.h"
+#include "migrate.h"
 
 /* Key of the advisory lock ("conduit" in ASCII); any constant would do. */
 #define MIGRATE_LOCK_KEY "28548172589935988"
@@ -278,7 +278,7 @@ static int migrate_run_dir(PGconn *pg, const char *dir, int *applied)
     return rc;
 }
 
-int api_migrate(const struct settings *s)
+int migrate_run(const struct settings *s)
 {
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {"10", "conduitd-migrate", s->database_url, NULL};

@@ -30,8 +30,6 @@
 #include "password.h"
 #include "router.h"
 
-struct worker;
-
 /* Password lengths accepted on registration and update (bytes). */
 #define API_PASSWORD_MIN       8
 #define API_PASSWORD_MAX       1024
@@ -109,9 +107,8 @@ enum api_article_col {
 int api_sql_build(struct db_stmt *st) __attribute__((warn_unused_result));
 void api_sql_free(struct db_stmt *st);
 
-/* Per-worker API state (w->api). */
+/* Per-worker API state (api_start). */
 struct api {
-    struct worker *w;
     const struct settings *settings;
     struct event_base *base;
     struct sb_slot *slot;
@@ -145,7 +142,7 @@ struct api_req {
 /* Room for an int64 in decimal and its NUL. */
 #define API_ID_LEN 24
 
-/* The per-worker API state from a handler's ctx (the struct worker *). */
+/* The per-worker API state from a handler's ctx (the worker passes it). */
 struct api *api_from_ctx(void *ctx);
 
 /* Allocate size bytes (>= sizeof(struct api_req)), zeroed, and copy the

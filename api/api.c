@@ -8,7 +8,7 @@
  * (api_users.c, api_profiles.c, api_articles.c, api_favorites.c,
  * api_comments.c, api_tags.c); shared helpers in api_respond.c.
  *
- * Relies on worker.h (struct worker: base, settings, slot, router), the
+ * Relies on api.h (struct api_host: base, settings, slot, router), the
  * router, log.h.
  */
 #include "config.h"
@@ -20,7 +20,6 @@
 #include "api_internal.h"
 #include "log.h"
 #include "scoreboard.h"
-#include "worker.h"
 
 /* Allowed request headers in preflight answers. */
 #define API_CORS_HEADERS "Authorization, Content-Type, X-Request-Id"
@@ -78,7 +77,7 @@ int api_register_routes(struct router *r)
 
 struct api *api_from_ctx(void *ctx)
 {
-    return ((struct worker *)ctx)->api;
+    return ctx;
 }
 
 /* Is origin listed in a comma-separated list (spaces allowed)? */
@@ -122,16 +121,16 @@ int api_cors_headers(const struct settings *s, struct http_request *req)
 /* OPTIONS on any API template: the CORS preflight answer. */
 static void api_options(struct http_request *req, const struct route_params *p, void *ctx)
 {
-    struct worker *w = ctx;
+    struct api *api = api_from_ctx(ctx);
     const char *methods = NULL;
     int id = http_request_route(req);
 
     (void)p;
     if (id > 0)
-        methods = router_allowed_methods(w->router, id);
+        methods = router_allowed_methods(api->router, id);
     if (methods == NULL || methods[0] == '\0')
         methods = "GET, POST, PUT, DELETE, OPTIONS";
-    if (api_cors_headers(w->settings, req) != 0 ||
+    if (api_cors_headers(api->settings, req) != 0 ||
         http_response_header(req, "Access-Control-Allow-Methods", methods) != 0 ||
         http_response_header(req, "Access-Control-Allow-Headers", API_CORS_HEADERS) != 0 ||
         http_response_header(req, "Access-Control-Max-Age", API_CORS_MAX_AGE) != 0 ||
@@ -140,14 +139,17 @@ static void api_options(struct http_request *req, const struct route_params *p, 
     (void)http_respond(req, 204, NULL, NULL, 0);
 }
 
-/* Release everything api_worker_start made; pointers are cleared before
- * each free so callbacks run during the teardown see the part as gone. */
-static void api_free(struct api *api)
+/* Release everything api_start made; pointers are cleared before each
+ * free so callbacks run during the teardown see the part as gone. */
+void api_free(struct api *api)
 {
     struct cache *c = api->cache;
     struct password_pool *pw = api->pw;
-    struct db_pool *db = api->db;
+    struct db_pool *db;
 
+    if (api == NULL)
+        return;
+    db = api->db;
     api->stopping = true;
     api->cache = NULL;
     cache_free(c);
@@ -160,20 +162,19 @@ static void api_free(struct api *api)
     free(api);
 }
 
-int api_worker_start(struct worker *w, char *errbuf, size_t errlen)
+struct api *api_start(const struct api_host *host, char *errbuf, size_t errlen)
 {
-    const struct settings *s = w->settings;
+    const struct settings *s = host->settings;
     struct api *api = calloc(1, sizeof(*api));
 
     if (api == NULL) {
         snprintf(errbuf, errlen, "out of memory");
-        return -1;
+        return NULL;
     }
-    api->w = w;
     api->settings = s;
-    api->base = w->base;
-    api->slot = w->slot;
-    api->router = w->router;
+    api->base = host->base;
+    api->slot = host->slot;
+    api->router = host->router;
 
     /* With --dev and no JWT_SECRET the supervisor generated one before
      * forking, so every worker signs with the same secret. */
@@ -197,44 +198,35 @@ int api_worker_start(struct worker *w, char *errbuf, size_t errlen)
             .pipeline_depth = API_DB_PIPELINE_DEPTH,
             .stmts = api->stmts,
             .nstmts = Q__COUNT,
-            .slot = w->slot,
+            .slot = api->slot,
         };
-        api->db = db_pool_new(w->base, &cfg, errbuf, errlen);
+        api->db = db_pool_new(api->base, &cfg, errbuf, errlen);
         if (api->db == NULL)
             goto fail;
     } else {
-        if (w->slot != NULL)
-            w->slot->dep_up[SB_DEP_POSTGRES] = -1;
+        if (api->slot != NULL)
+            api->slot->dep_up[SB_DEP_POSTGRES] = -1;
         log_warn("api: DATABASE_URL is not set; API requests get 503", "");
     }
     if (s->redis_url[0] != '\0') {
-        api->cache = cache_new(w->base, s->redis_url, s->cache_ttl_s, w->slot, errbuf, errlen);
+        api->cache = cache_new(api->base, s->redis_url, s->cache_ttl_s, api->slot, errbuf, errlen);
         if (api->cache == NULL)
             goto fail;
-    } else if (w->slot != NULL) {
-        w->slot->dep_up[SB_DEP_REDIS] = -1;
+    } else if (api->slot != NULL) {
+        api->slot->dep_up[SB_DEP_REDIS] = -1;
     }
-    api->pw = password_pool_new(w->base, s->hash_threads, errbuf, errlen);
+    api->pw = password_pool_new(api->base, s->hash_threads, errbuf, errlen);
     if (api->pw == NULL)
         goto fail;
-    w->api = api;
-    return 0;
+    return api;
 fail:
     api_free(api);
-    return -1;
+    return NULL;
 }
 
-void api_worker_drain(struct worker *w)
+void api_drain(struct api *api)
 {
     /* Requests in flight finish normally (their database and Redis work
      * continues); the worker closes connections as they go idle. */
-    (void)w;
-}
-
-void api_worker_stop(struct worker *w)
-{
-    if (w->api == NULL)
-        return;
-    api_free(w->api);
-    w->api = NULL;
+    (void)api;
 }
