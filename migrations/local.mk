@@ -1,3 +1,4 @@
 # migrations/local.mk: files of migrations/, included by the top Makefile.am.
 # Installed to $(pkgdatadir)/migrations, where `conduitd migrate` looks by default.
-dist_migrations_DATA += migrations/0001_init.sql migrations/0002_article_counters.sql
+dist_migrations_DATA += migrations/0001_init.sql migrations/0002_article_counters.sql \
+	migrations/0020_users_token_version.sql migrations/0021_users_username_lower.sql
