@@ -19,6 +19,7 @@
 
 #include "api_internal.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "scoreboard.h"
 
 /* Allowed request headers in preflight answers. */
@@ -153,6 +154,9 @@ void api_free(struct api *api)
     api->stopping = true;
     api->cache = NULL;
     cache_free(c);
+    /* After the cache: its teardown may still answer pending checks. */
+    ratelimit_free(api->rl);
+    api->rl = NULL;
     api->pw = NULL;
     password_pool_free(pw);
     api->db = NULL;
@@ -215,6 +219,11 @@ struct api *api_start(const struct api_host *host, char *errbuf, size_t errlen)
             goto fail;
     } else if (api->slot != NULL) {
         api->slot->dep_up[SB_DEP_REDIS] = -1;
+    }
+    api->rl = ratelimit_new(api->cache, api->slot);
+    if (api->rl == NULL) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
     }
     api->pw = password_pool_new(api->base, s->hash_threads, errbuf, errlen);
     if (api->pw == NULL)

@@ -31,10 +31,14 @@
 #include "router.h"
 
 /* Password lengths accepted on registration and update (bytes). */
-#define API_PASSWORD_MIN       8
-#define API_PASSWORD_MAX       1024
-#define API_USERNAME_MAX       100
-#define API_EMAIL_MAX          254
+#define API_PASSWORD_MIN 8
+#define API_PASSWORD_MAX 1024
+#define API_USERNAME_MAX 100
+#define API_EMAIL_MAX    254
+/* Bytes a login or registration body may have: its three fields at their
+ * longest and room to spare (the JSON layer's own bound, whatever the HTTP
+ * core's per-route limit says). */
+#define API_AUTH_BODY_MAX      8192
 #define API_TAGS_MAX           50
 #define API_TAG_LEN_MAX        100
 #define API_LIST_LIMIT_DEFAULT 20
@@ -54,6 +58,7 @@
 
 /* The prepared statements; SQL text in api_sql.c. */
 enum api_stmt {
+    Q_TOKEN_CHECK, /* the token's version is the user's current one */
     Q_USER_BY_ID,
     Q_USER_BY_EMAIL,
     Q_USER_TAKEN,
@@ -117,8 +122,9 @@ struct api {
     struct event_base *base;
     struct sb_slot *slot;
     const struct router *router;
-    struct db_pool *db;  /* NULL without DATABASE_URL: DB routes answer 503 */
-    struct cache *cache; /* NULL without REDIS_URL */
+    struct db_pool *db;   /* NULL without DATABASE_URL: DB routes answer 503 */
+    struct cache *cache;  /* NULL without REDIS_URL */
+    struct ratelimit *rl; /* over cache; fails open without it */
     struct password_pool *pw;
     struct db_stmt stmts[Q__COUNT];
     char jwt_secret[1024];
@@ -132,7 +138,16 @@ struct api_req {
     struct http_request *req;
     int64_t viewer;    /* authenticated user id, 0 for anonymous */
     const char *token; /* the presented JWT (points into the request) */
-    cJSON *json;       /* parsed request body, owned */
+    int64_t token_ver; /* its "ver" claim */
+    /* The token's version was compared with users.token_version (by
+     * api_db()'s check or by the route's own statement). */
+    bool token_checked;
+    /* A statement held back until the token check answers (api_db). */
+    int held_stmt;
+    db_done_fn held_fn;
+    char *held_values;  /* the parameters, copied: NUL-separated, owned */
+    unsigned held_null; /* bit i: parameter i is NULL */
+    cJSON *json;        /* parsed request body, owned */
     /* Route parameters, copied: the router's copy lives on its stack. */
     char p1[ROUTER_PARAM_MAX];
     char p2[ROUTER_PARAM_MAX];
@@ -187,9 +202,13 @@ void api_respond_errors(struct api_req *r, int status, const struct api_errors *
  * A present but bad token always gives 401 "is invalid". Returns 0 (viewer
  * set, or anonymous), or -1 after answering. */
 int api_auth(struct api_req *r, bool required) __attribute__((warn_unused_result));
-/* Sign a token for user_id into out; 0 or -1. */
-int api_token_sign(struct api *api, int64_t user_id, char *out, size_t outlen)
+/* Sign a token for user_id with token version ver into out; 0 or -1. */
+int api_token_sign(struct api *api, int64_t user_id, int64_t ver, char *out, size_t outlen)
     __attribute__((warn_unused_result));
+
+/* The client's address (behind --trusted-proxies, from X-Forwarded-For;
+ * see netaddr.h) into out (NETADDR_TEXT_MAX bytes). Returns out. */
+const char *api_client_addr(const struct api_req *r, char *out);
 
 /* The viewer's id as decimal text in buf, or NULL for an anonymous reader
  * (a SQL NULL parameter). */
@@ -197,12 +216,24 @@ const char *api_viewer_text(const struct api_req *r, char buf[API_ID_LEN]);
 
 /* ---- request bodies ---- */
 /* Parse the body and return the object under key ("user", "article"...).
- * NULL: already answered 422 (malformed JSON, or key missing/not an
- * object). The tree is kept in r->json. */
+ * The bytes are scanned first (json_input.h), so the tree's cost is bounded
+ * before cJSON builds it. NULL: already answered 413 (more bytes than
+ * max_bytes, or more than JSON_INPUT_MAX_NODES values) or 422 (malformed
+ * JSON, too deep, key missing/not an object). The tree is kept in r->json
+ * until api_body_release() or the response. max_bytes 0: no limit beyond
+ * the server's --max-body. */
+const cJSON *api_body_object_limited(struct api_req *r, const char *key, size_t max_bytes);
+/* api_body_object_limited(r, key, 0). */
 const cJSON *api_body_object(struct api_req *r, const char *key);
+/* Free the parsed body now (before a wait in a queue), once the fields the
+ * request needs are copied out: nothing may point into it afterwards. */
+void api_body_release(struct api_req *r);
 
 /* ---- database ---- */
-/* Run a statement for r, noting its start in r->read_started (cache fills
+/* Run a statement for r. For a signed-in viewer whose token is not checked
+ * yet, the statement waits for Q_TOKEN_CHECK first (one primary-key probe):
+ * a token older than the user's last password change gets 401 and the
+ * statement never runs. Then run it, noting its start in r->read_started (cache fills
  * count from the start of the query that read the value); on refusal
  * answers 503 and returns -1 (r is gone). On 0, fn runs later exactly once. Either way the request
  * is taken care of, so callers may ignore the result (and must not touch r). */

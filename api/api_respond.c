@@ -17,6 +17,8 @@
 #include "api_internal.h"
 #include "json_input.h"
 #include "log.h"
+#include "netaddr.h"
+#include "settings.h"
 
 struct api_req *api_req_new(struct api *api, struct http_request *req,
                             const struct route_params *params, size_t size)
@@ -47,6 +49,7 @@ static void api_req_free(struct api_req *r)
     if (r->cleanup != NULL)
         r->cleanup(r);
     cJSON_Delete(r->json);
+    free(r->held_values);
     free(r);
 }
 
@@ -170,7 +173,7 @@ int api_auth(struct api_req *r, bool required)
 {
     const char *header = http_request_header(r->req, "Authorization");
     const char *token;
-    int64_t id = 0;
+    int64_t id = 0, ver = 0;
 
     if (header == NULL || header[0] == '\0') {
         if (!required)
@@ -179,35 +182,46 @@ int api_auth(struct api_req *r, bool required)
         return -1;
     }
     token = api_text_auth_token(header);
-    if (token == NULL ||
-        jwt_verify(r->api->jwt_secret, r->api->jwt_secret_len, token, time(NULL), &id) != JWT_OK) {
+    if (token == NULL || jwt_verify_ver(r->api->jwt_secret, r->api->jwt_secret_len, token,
+                                        time(NULL), &id, &ver) != JWT_OK) {
         api_respond_error(r, 401, "token", "is invalid");
         return -1;
     }
     r->viewer = id;
     r->token = token;
+    r->token_ver = ver;
     return 0;
 }
 
-int api_token_sign(struct api *api, int64_t user_id, char *out, size_t outlen)
+int api_token_sign(struct api *api, int64_t user_id, int64_t ver, char *out, size_t outlen)
 {
     int ttl = api->settings->jwt_ttl_s > 0 ? api->settings->jwt_ttl_s : 86400;
 
-    return jwt_sign(api->jwt_secret, api->jwt_secret_len, user_id, time(NULL), ttl, out, outlen) < 0
+    return jwt_sign_ver(api->jwt_secret, api->jwt_secret_len, user_id, ver, time(NULL), ttl, out,
+                        outlen) < 0
                ? -1
                : 0;
 }
 
-const cJSON *api_body_object(struct api_req *r, const char *key)
+const cJSON *api_body_object_limited(struct api_req *r, const char *key, size_t max_bytes)
 {
+    const struct json_input_limits lim = {max_bytes, JSON_INPUT_MAX_DEPTH, JSON_INPUT_MAX_NODES};
     size_t len = 0;
     const char *body = http_request_body(r->req, &len);
     enum json_input_error err;
     const cJSON *obj;
 
-    r->json = json_input_parse(body, len, JSON_INPUT_MAX_DEPTH, &err);
+    r->json = json_input_parse_limits(body, len, &lim, &err);
     if (r->json == NULL) {
         const char *msg = "body is not valid JSON";
+        if (err == JSON_INPUT_TOO_BIG) {
+            api_respond_error(r, 413, "request", "body is too large for this route");
+            return NULL;
+        }
+        if (err == JSON_INPUT_TOO_MANY) {
+            api_respond_error(r, 413, "request", "body has too many JSON values");
+            return NULL;
+        }
         if (err == JSON_INPUT_EMPTY)
             msg = "body is empty";
         else if (err == JSON_INPUT_BAD_UTF8)
@@ -235,6 +249,24 @@ const cJSON *api_body_object(struct api_req *r, const char *key)
     return obj;
 }
 
+const cJSON *api_body_object(struct api_req *r, const char *key)
+{
+    return api_body_object_limited(r, key, 0);
+}
+
+void api_body_release(struct api_req *r)
+{
+    cJSON_Delete(r->json);
+    r->json = NULL;
+}
+
+const char *api_client_addr(const struct api_req *r, char *out)
+{
+    return netaddr_client(http_request_peer(r->req),
+                          http_request_header_last(r->req, "X-Forwarded-For"),
+                          &r->api->settings->trusted_proxies, out);
+}
+
 const char *api_viewer_text(const struct api_req *r, char buf[API_ID_LEN])
 {
     if (r->viewer == 0)
@@ -243,7 +275,8 @@ const char *api_viewer_text(const struct api_req *r, char buf[API_ID_LEN])
     return buf;
 }
 
-int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn)
+/* Send stmt now. */
+static int api_db_send(struct api_req *r, int stmt, const char *const *values, db_done_fn fn)
 {
     struct api *api = r->api;
 
@@ -253,6 +286,81 @@ int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn
         return -1;
     }
     return 0;
+}
+
+/* Copy a statement's parameters into r (held_values, held_null); 0 or -1. */
+static int api_db_hold(struct api_req *r, int stmt, const char *const *values, db_done_fn fn)
+{
+    int n = r->api->stmts[stmt].nparams;
+    size_t total = 1, o = 0;
+
+    for (int i = 0; i < n; i++)
+        total += values[i] != NULL ? strlen(values[i]) + 1 : 0;
+    r->held_values = malloc(total);
+    if (r->held_values == NULL)
+        return -1;
+    r->held_null = 0;
+    for (int i = 0; i < n; i++) {
+        if (values[i] == NULL) {
+            r->held_null |= 1u << i;
+            continue;
+        }
+        size_t len = strlen(values[i]) + 1;
+        memcpy(r->held_values + o, values[i], len);
+        o += len;
+    }
+    r->held_stmt = stmt;
+    r->held_fn = fn;
+    return 0;
+}
+
+/* The token check answered: 401 for a stale token, else send the held
+ * statement. */
+static void api_db_on_token_check(enum db_status st, const PGresult *res, void *arg)
+{
+    struct api_req *r = arg;
+    const char *values[DB_MAX_PARAMS];
+    const char *p;
+    int n;
+
+    if (st != DB_OK) {
+        api_respond_db_failure(r, st, res);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        api_respond_error(r, 401, "token", "is invalid");
+        return;
+    }
+    r->token_checked = true;
+    n = r->api->stmts[r->held_stmt].nparams;
+    p = r->held_values;
+    for (int i = 0; i < n; i++) {
+        if (r->held_null & (1u << i)) {
+            values[i] = NULL;
+        } else {
+            values[i] = p;
+            p += strlen(p) + 1;
+        }
+    }
+    /* db_query() copies the parameters, so held_values may go with r. */
+    (void)api_db_send(r, r->held_stmt, values, r->held_fn);
+}
+
+int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn)
+{
+    char id[API_ID_LEN], ver[API_ID_LEN];
+    const char *check[2];
+
+    if (r->viewer == 0 || r->token_checked)
+        return api_db_send(r, stmt, values, fn);
+    if (api_db_hold(r, stmt, values, fn) != 0) {
+        api_respond_error(r, 503, "server", "out of memory");
+        return -1;
+    }
+    snprintf(ver, sizeof(ver), "%lld", (long long)r->token_ver);
+    check[0] = api_viewer_text(r, id);
+    check[1] = ver;
+    return api_db_send(r, Q_TOKEN_CHECK, check, api_db_on_token_check);
 }
 
 int api_db_viewer(struct api_req *r, int stmt, const char *param, db_done_fn fn)

@@ -58,33 +58,42 @@
     "ARRAY(SELECT e FROM (SELECT DISTINCT json_array_elements_text($6::json) AS e) d "             \
     "ORDER BY e COLLATE \"C\")"
 
+/* A row: the token ($2, its "ver" claim) is the user's current one. */
+static const char sql_token_check[] = "SELECT 1 FROM users WHERE id = $1 AND token_version = $2";
+
+/* GET /api/user checks the token's version itself ($2): no row, 401. */
 static const char sql_user_by_id[] =
-    "SELECT id, username, email, bio, image FROM users WHERE id = $1";
+    "SELECT id, username, email, bio, image FROM users WHERE id = $1 AND token_version = $2";
 
 static const char sql_user_by_email[] =
-    "SELECT id, username, email, bio, image, password_hash FROM users "
+    "SELECT id, username, email, bio, image, password_hash, token_version FROM users "
     "WHERE lower(email) = lower($1)";
 
-/* $3: the user updating themselves (NULL on registration). */
+/* $3: the user updating themselves (NULL on registration). Usernames are
+ * unique regardless of case (users_username_lower_key). */
 static const char sql_user_taken[] =
-    "SELECT EXISTS (SELECT 1 FROM users WHERE $1::text IS NOT NULL AND username = $1 "
+    "SELECT EXISTS (SELECT 1 FROM users WHERE $1::text IS NOT NULL "
+    "AND lower(username) = lower($1) "
     "AND id IS DISTINCT FROM $3), "
     "EXISTS (SELECT 1 FROM users WHERE $2::text IS NOT NULL AND lower(email) = lower($2) "
     "AND id IS DISTINCT FROM $3)";
 
 static const char sql_user_insert[] =
     "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
-    "RETURNING id, username, email, bio, image";
+    "RETURNING id, username, email, bio, image, token_version";
 
-/* Returns the new row and the old username (for cache invalidation). */
+/* Returns the new row, the old username (for cache invalidation) and the
+ * token version, bumped by a new password so that every token issued
+ * before it is refused. */
 static const char sql_user_update[] =
     "WITH old AS (SELECT id, username FROM users WHERE id = $1 FOR UPDATE) "
     "UPDATE users u SET username = COALESCE($2, u.username), email = COALESCE($3, u.email), "
     "password_hash = COALESCE($4, u.password_hash), "
+    "token_version = u.token_version + CASE WHEN $4::text IS NULL THEN 0 ELSE 1 END, "
     "bio = CASE WHEN $5 THEN $6 ELSE u.bio END, "
     "image = CASE WHEN $7 THEN $8 ELSE u.image END, updated_at = now() "
     "FROM old WHERE u.id = old.id "
-    "RETURNING u.id, u.username, u.email, u.bio, u.image, old.username";
+    "RETURNING u.id, u.username, u.email, u.bio, u.image, old.username, u.token_version";
 
 static const char sql_profile_get[] =
     "SELECT u.id, u.username, u.bio, u.image, "
@@ -329,7 +338,8 @@ int api_sql_build(struct db_stmt *st)
         int n;
         Oid t[DB_MAX_PARAMS];
     } fixed[] = {
-        {Q_USER_BY_ID, "user_by_id", sql_user_by_id, 1, {OID_INT8}},
+        {Q_TOKEN_CHECK, "token_check", sql_token_check, 2, {OID_INT8, OID_INT8}},
+        {Q_USER_BY_ID, "user_by_id", sql_user_by_id, 2, {OID_INT8, OID_INT8}},
         {Q_USER_BY_EMAIL, "user_by_email", sql_user_by_email, 1, {OID_TEXT}},
         {Q_USER_TAKEN, "user_taken", sql_user_taken, 3, {OID_TEXT, OID_TEXT, OID_INT8}},
         {Q_USER_INSERT, "user_insert", sql_user_insert, 3, {OID_TEXT, OID_TEXT, OID_TEXT}},

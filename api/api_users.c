@@ -1,10 +1,23 @@
 /*
  * api_users.c: registration, login, the current user and its update.
  *
- *   POST /api/users        rate limit -> validate -> taken? -> hash -> insert -> 201
- *   POST /api/users/login  rate limit -> validate -> look up -> verify -> 200
- *   GET  /api/user         token -> look up -> 200
- *   PUT  /api/user         token -> validate -> taken? -> [hash] -> update -> invalidate -> 200
+ *   POST /api/users        validate -> rate limit -> taken? -> hash -> insert -> 201
+ *   POST /api/users/login  validate -> rate limit -> account limit -> look up -> verify -> 200
+ *   GET  /api/user         token -> look up (and check the token's version) -> 200
+ *   PUT  /api/user         token -> validate -> [token check] -> taken? -> [hash] -> update
+ *                          -> invalidate -> 200
+ *
+ * Validation copies the fields a route needs out of the parsed body and
+ * frees the cJSON tree at once, before any wait (Redis, the database queue,
+ * the hashing threads): a request that waits holds its copied fields, not
+ * a tree that can cost tens of times its body. Login and registration
+ * bodies are also limited to API_AUTH_BODY_MAX bytes by the JSON layer.
+ *
+ * Rate limits key on the client's address group (api_client_addr(), then
+ * netaddr_bucket(): IPv6 clients per /64). Failed logins are also counted
+ * per account (a digest of the lower-cased email), and an account over
+ * --rate-limit-account failures in the window gets 429 before its password
+ * is even checked.
  *
  * Hashing and verifying run on the password pool's threads. A login with an
  * unknown email still verifies (against a dummy hash) so that timing does
@@ -18,24 +31,80 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ctype.h>
+
+#include <openssl/sha.h>
+
 #include "api_internal.h"
 #include "json_input.h"
 #include "log.h"
+#include "netaddr.h"
 #include "ratelimit.h"
 #include "scoreboard.h"
+#include "settings.h"
 
 struct users_req {
     struct api_req base;
-    const char *username; /* point into base.json */
+    /* While validating these point into base.json; users_copy_fields()
+     * then points them at the copies below and frees the tree. */
+    const char *username;
     const char *email;
     const char *password;
     bool set_bio, set_image;
     const char *bio; /* NULL: store NULL */
     const char *image;
+    char username_buf[API_USERNAME_MAX + 1];
+    char email_buf[API_EMAIL_MAX + 1];
+    char password_buf[API_PASSWORD_MAX + 1];
+    char *bio_copy, *image_copy;                /* owned */
+    char account[2 * SHA256_DIGEST_LENGTH + 1]; /* the email's digest, for the account limit */
     char hash[160];
     char token[JWT_MAX_LEN + 1];
     void (*after_limit)(struct api_req *r); /* the step the rate limit lets through */
 };
+
+/* Copy a validated field (at most max bytes) into buf; NULL stays NULL. */
+static const char *users_copy_into(char *buf, size_t max, const char *v)
+{
+    size_t len;
+
+    if (v == NULL)
+        return NULL;
+    len = strlen(v);
+    if (len > max)
+        len = max;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Copy every field out of the parsed body, then free the tree. 0, or -1
+ * after answering 503 (out of memory). */
+static int users_copy_fields(struct users_req *u)
+{
+    u->username = users_copy_into(u->username_buf, API_USERNAME_MAX, u->username);
+    u->email = users_copy_into(u->email_buf, API_EMAIL_MAX, u->email);
+    u->password = users_copy_into(u->password_buf, API_PASSWORD_MAX, u->password);
+    if (u->bio != NULL && (u->bio = u->bio_copy = strdup(u->bio)) == NULL)
+        goto oom;
+    if (u->image != NULL && (u->image = u->image_copy = strdup(u->image)) == NULL)
+        goto oom;
+    api_body_release(&u->base);
+    return 0;
+oom:
+    api_respond_error(&u->base, 503, "server", "out of memory");
+    return -1;
+}
+
+/* Free the copies (and wipe the password). */
+static void users_cleanup(struct api_req *r)
+{
+    struct users_req *u = (struct users_req *)r;
+
+    explicit_bzero(u->password_buf, sizeof(u->password_buf));
+    free(u->bio_copy);
+    free(u->image_copy);
+}
 
 /* Rate-limit answer helper: 429 with Retry-After. */
 static void users_respond_limited(struct api_req *r, int retry_after)
@@ -59,16 +128,32 @@ static void users_on_limit(bool allowed, int retry_after, void *arg)
         u->after_limit(&u->base);
 }
 
-/* Check a limit bucket for r's client (r is a struct users_req), then run
- * next(r) if allowed. */
+/* Check a limit bucket for r's client group (r is a struct users_req),
+ * then run next(r) if allowed. */
 static void users_rate_limit(struct api_req *r, const char *bucket, void (*next)(struct api_req *))
 {
     const struct settings *s = r->api->settings;
+    char addr[NETADDR_TEXT_MAX], group[NETADDR_TEXT_MAX];
 
     ((struct users_req *)r)->after_limit = next;
-    if (ratelimit_check(r->api->cache, r->api->slot, bucket, http_request_peer(r->req),
-                        s->rate_limit_auth, s->rate_limit_window_s, users_on_limit, r) != 0)
+    netaddr_bucket(api_client_addr(r, addr), group);
+    if (ratelimit_check(r->api->rl, bucket, group, s->rate_limit_auth, s->rate_limit_window_s,
+                        users_on_limit, r) != 0)
         next(r); /* limit off or Redis down: fail open */
+}
+
+/* The account key of an email: SHA-256 of its lower-cased bytes in hex
+ * (fixed length, and no address kept in Redis). */
+static void users_account_key(const char *email, char out[2 * SHA256_DIGEST_LENGTH + 1])
+{
+    unsigned char lower[API_EMAIL_MAX + 1], md[SHA256_DIGEST_LENGTH];
+    size_t n = 0;
+
+    for (; email[n] != '\0' && n < API_EMAIL_MAX; n++)
+        lower[n] = (unsigned char)tolower((unsigned char)email[n]);
+    SHA256(lower, n, md);
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 /* A plausible email: something@something, no spaces, not too long. */
@@ -172,7 +257,8 @@ static void users_register_on_insert(enum db_status st, const PGresult *res, voi
         users_respond_conflict_or_failure(&u->base, st, res);
         return;
     }
-    if (api_token_sign(u->base.api, api_col_int(res, 0, 0), u->token, sizeof(u->token)) != 0) {
+    if (api_token_sign(u->base.api, api_col_int(res, 0, 0), api_col_int(res, 0, 5), u->token,
+                       sizeof(u->token)) != 0) {
         api_respond_error(&u->base, 500, "server", "cannot sign a token");
         return;
     }
@@ -212,13 +298,25 @@ static void users_register_on_taken(enum db_status st, const PGresult *res, void
         api_respond_error(&u->base, 503, "server", "busy");
 }
 
-/* Registration: validate the body, then check for a taken name or email. */
+/* Registration: allowed by the rate limit; check for a taken name or email. */
+static void users_register_check_taken(struct api_req *r)
+{
+    struct users_req *u = (struct users_req *)r;
+    const char *vals[3];
+
+    vals[0] = u->username;
+    vals[1] = u->email;
+    vals[2] = NULL;
+    (void)api_db(r, Q_USER_TAKEN, vals, users_register_on_taken);
+}
+
+/* Registration: validate the body and copy its fields out, then the rate
+ * limit. */
 static void users_register_start(struct api_req *r)
 {
     struct users_req *u = (struct users_req *)r;
-    const cJSON *obj = api_body_object(r, "user");
+    const cJSON *obj = api_body_object_limited(r, "user", API_AUTH_BODY_MAX);
     struct api_errors errs = {0};
-    const char *vals[3];
 
     if (obj == NULL)
         return;
@@ -232,10 +330,9 @@ static void users_register_start(struct api_req *r)
         api_respond_errors(r, 422, &errs);
         return;
     }
-    vals[0] = u->username;
-    vals[1] = u->email;
-    vals[2] = NULL;
-    (void)api_db(r, Q_USER_TAKEN, vals, users_register_on_taken);
+    if (users_copy_fields(u) != 0)
+        return;
+    users_rate_limit(r, "register", users_register_check_taken);
 }
 
 void api_users_register(struct http_request *req, const struct route_params *p, void *ctx)
@@ -244,7 +341,8 @@ void api_users_register(struct http_request *req, const struct route_params *p, 
 
     if (r == NULL)
         return;
-    users_rate_limit(r, "register", users_register_start);
+    r->cleanup = users_cleanup;
+    users_register_start(r);
 }
 
 /* ---- POST /api/users/login ---- */
@@ -254,10 +352,20 @@ struct login_req {
     PGresult *row; /* the user row, kept across the verify */
 };
 
-/* Free the kept row. */
+/* Free the kept row and the copies. */
 static void users_login_cleanup(struct api_req *r)
 {
     PQclear(((struct login_req *)r)->row);
+    users_cleanup(r);
+}
+
+/* A failed login counts against its account. */
+static void users_login_failed(struct login_req *l)
+{
+    const struct settings *s = l->u.base.api->settings;
+
+    ratelimit_add(l->u.base.api->rl, "login-account", l->u.account, s->rate_limit_account,
+                  s->rate_limit_window_s);
 }
 
 /* Login: the password check finished. */
@@ -271,11 +379,12 @@ static void users_login_on_verify(enum password_result result, const char *encod
         return;
     }
     if (result != PASSWORD_OK || l->row == NULL) {
+        users_login_failed(l);
         api_respond_error(&l->u.base, 401, "credentials", "invalid");
         return;
     }
-    if (api_token_sign(l->u.base.api, api_col_int(l->row, 0, 0), l->u.token, sizeof(l->u.token)) !=
-        0) {
+    if (api_token_sign(l->u.base.api, api_col_int(l->row, 0, 0), api_col_int(l->row, 0, 6),
+                       l->u.token, sizeof(l->u.token)) != 0) {
         api_respond_error(&l->u.base, 500, "server", "cannot sign a token");
         return;
     }
@@ -305,13 +414,34 @@ static void users_login_on_user(enum db_status st, const PGresult *res, void *ar
         api_respond_error(&l->u.base, 503, "server", "busy");
 }
 
-/* Login: validate, then look the email up. */
+/* Login: the account is under its failure limit; look the email up. */
+static void users_login_look_up(struct api_req *r)
+{
+    struct login_req *l = (struct login_req *)r;
+    const char *vals[1];
+
+    vals[0] = l->u.email;
+    (void)api_db(r, Q_USER_BY_EMAIL, vals, users_login_on_user);
+}
+
+/* Login: the client's limit let it through; now the account's. */
+static void users_login_check_account(struct api_req *r)
+{
+    struct login_req *l = (struct login_req *)r;
+    const struct settings *s = r->api->settings;
+
+    l->u.after_limit = users_login_look_up;
+    if (ratelimit_peek(r->api->rl, "login-account", l->u.account, s->rate_limit_account,
+                       s->rate_limit_window_s, users_on_limit, r) != 0)
+        users_login_look_up(r); /* limit off or Redis down: fail open */
+}
+
+/* Login: validate and copy the fields out, then the rate limits. */
 static void users_login_start(struct api_req *r)
 {
     struct login_req *l = (struct login_req *)r;
-    const cJSON *obj = api_body_object(r, "user");
+    const cJSON *obj = api_body_object_limited(r, "user", API_AUTH_BODY_MAX);
     struct api_errors errs = {0};
-    const char *vals[1];
 
     if (obj == NULL)
         return;
@@ -321,8 +451,10 @@ static void users_login_start(struct api_req *r)
         api_respond_errors(r, 422, &errs);
         return;
     }
-    vals[0] = l->u.email;
-    (void)api_db(r, Q_USER_BY_EMAIL, vals, users_login_on_user);
+    if (users_copy_fields(&l->u) != 0)
+        return;
+    users_account_key(l->u.email, l->u.account);
+    users_rate_limit(r, "login", users_login_check_account);
 }
 
 void api_users_login(struct http_request *req, const struct route_params *p, void *ctx)
@@ -332,7 +464,7 @@ void api_users_login(struct http_request *req, const struct route_params *p, voi
     if (r == NULL)
         return;
     r->cleanup = users_login_cleanup;
-    users_rate_limit(r, "login", users_login_start);
+    users_login_start(r);
 }
 
 /* ---- GET /api/user ---- */
@@ -356,12 +488,16 @@ static void users_get_on_user(enum db_status st, const PGresult *res, void *arg)
 void api_users_get(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char id[API_ID_LEN];
-    const char *vals[1];
+    char id[API_ID_LEN], ver[API_ID_LEN];
+    const char *vals[2];
 
     if (r == NULL || api_auth(r, true) != 0)
         return;
+    /* The statement compares the token's version itself. */
+    r->token_checked = true;
+    snprintf(ver, sizeof(ver), "%lld", (long long)r->token_ver);
     vals[0] = api_viewer_text(r, id);
+    vals[1] = ver;
     (void)api_db(r, Q_USER_BY_ID, vals, users_get_on_user);
 }
 
@@ -378,14 +514,25 @@ static void users_update_cleanup(struct api_req *r)
     struct update_req *x = (struct update_req *)r;
 
     PQclear(x->row);
+    users_cleanup(r);
 }
 
-/* Update: caches are clean; answer. */
+/* Update: caches are clean; answer. A new password bumped the token
+ * version, so the presented token is dead: answer with a fresh one. */
 static void users_update_respond(struct api_req *r)
 {
     struct update_req *x = (struct update_req *)r;
+    int64_t ver = api_col_int(x->row, 0, 6);
 
-    users_respond_user(r, 200, x->row, r->token);
+    if (ver == r->token_ver) {
+        users_respond_user(r, 200, x->row, r->token);
+        return;
+    }
+    if (api_token_sign(r->api, r->viewer, ver, x->u.token, sizeof(x->u.token)) != 0) {
+        api_respond_error(r, 500, "server", "cannot sign a token");
+        return;
+    }
+    users_respond_user(r, 200, x->row, x->u.token);
 }
 
 /* Update: invalidate the old and new profile and the user's author block
@@ -526,6 +673,8 @@ void api_users_update(struct http_request *req, const struct route_params *p, vo
         api_respond_errors(r, 422, &errs);
         return;
     }
+    if (users_copy_fields(u) != 0)
+        return;
     if (u->username == NULL && u->email == NULL) {
         users_update_continue(x);
         return;

@@ -141,6 +141,8 @@ const char *http_request_query(const struct http_request *r);
 /* Header value by case-insensitive name, NUL-terminated, trailing blanks
  * removed; NULL if absent. The first of repeated headers wins. */
 const char *http_request_header(const struct http_request *r, const char *name);
+/* Like http_request_header(), but the last of repeated headers. */
+const char *http_request_header_last(const struct http_request *r, const char *name);
 /* Body bytes (NUL-terminated for convenience) and length; "" and 0 if none.
  * len may be NULL. */
 const char *http_request_body(const struct http_request *r, size_t *len);

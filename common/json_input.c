@@ -57,15 +57,19 @@ bool json_input_utf8_valid(const char *s, size_t len)
     return true;
 }
 
-enum json_input_error json_input_scan(const char *s, size_t len, int max_depth)
+enum json_input_error json_input_scan_limits(const char *s, size_t len,
+                                             const struct json_input_limits *lim)
 {
     const unsigned char *p = (const unsigned char *)s;
     bool in_string = false;
     int depth = 0;
+    size_t nodes = 1;
     size_t i = 0;
 
     if (len == 0)
         return JSON_INPUT_EMPTY;
+    if (lim->max_bytes > 0 && len > lim->max_bytes)
+        return JSON_INPUT_TOO_BIG;
     while (i < len) {
         unsigned char c = p[i];
         if (c >= 0x80) {
@@ -91,8 +95,13 @@ enum json_input_error json_input_scan(const char *s, size_t len, int max_depth)
         } else if (c == '"') {
             in_string = true;
         } else if (c == '[' || c == '{') {
-            if (++depth > max_depth)
+            if (++depth > lim->max_depth)
                 return JSON_INPUT_TOO_DEEP;
+            if (++nodes > lim->max_nodes)
+                return JSON_INPUT_TOO_MANY;
+        } else if (c == ',') {
+            if (++nodes > lim->max_nodes)
+                return JSON_INPUT_TOO_MANY;
         } else if (c == ']' || c == '}') {
             depth--;
         } else if (c == 0) {
@@ -103,12 +112,20 @@ enum json_input_error json_input_scan(const char *s, size_t len, int max_depth)
     return JSON_INPUT_OK;
 }
 
-cJSON *json_input_parse(const char *s, size_t len, int max_depth, enum json_input_error *err)
+enum json_input_error json_input_scan(const char *s, size_t len, int max_depth)
+{
+    const struct json_input_limits lim = {0, max_depth, JSON_INPUT_MAX_NODES};
+
+    return json_input_scan_limits(s, len, &lim);
+}
+
+cJSON *json_input_parse_limits(const char *s, size_t len, const struct json_input_limits *lim,
+                               enum json_input_error *err)
 {
     cJSON *root;
     const char *end = NULL;
 
-    *err = json_input_scan(s, len, max_depth);
+    *err = json_input_scan_limits(s, len, lim);
     if (*err != JSON_INPUT_OK)
         return NULL;
     root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
@@ -125,6 +142,13 @@ cJSON *json_input_parse(const char *s, size_t len, int max_depth, enum json_inpu
         }
     }
     return root;
+}
+
+cJSON *json_input_parse(const char *s, size_t len, int max_depth, enum json_input_error *err)
+{
+    const struct json_input_limits lim = {0, max_depth, JSON_INPUT_MAX_NODES};
+
+    return json_input_parse_limits(s, len, &lim, err);
 }
 
 enum json_field json_input_string(const cJSON *obj, const char *name, const char **out)

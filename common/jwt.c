@@ -118,13 +118,24 @@ static int jwt_hmac(const char *secret, size_t secret_len, const char *data, siz
 int jwt_sign(const char *secret, size_t secret_len, int64_t user_id, time_t now, int ttl_s,
              char *out, size_t outlen)
 {
-    char payload[128];
+    return jwt_sign_ver(secret, secret_len, user_id, 0, now, ttl_s, out, outlen);
+}
+
+int jwt_sign_ver(const char *secret, size_t secret_len, int64_t user_id, int64_t ver, time_t now,
+                 int ttl_s, char *out, size_t outlen)
+{
+    char payload[160];
     unsigned char sig[JWT_SIG_LEN];
     int plen, n, m;
     size_t pos;
 
-    plen = snprintf(payload, sizeof(payload), "{\"sub\":\"%lld\",\"iat\":%lld,\"exp\":%lld}",
-                    (long long)user_id, (long long)now, (long long)now + ttl_s);
+    if (ver > 0)
+        plen = snprintf(payload, sizeof(payload),
+                        "{\"sub\":\"%lld\",\"iat\":%lld,\"exp\":%lld,\"ver\":%lld}",
+                        (long long)user_id, (long long)now, (long long)now + ttl_s, (long long)ver);
+    else
+        plen = snprintf(payload, sizeof(payload), "{\"sub\":\"%lld\",\"iat\":%lld,\"exp\":%lld}",
+                        (long long)user_id, (long long)now, (long long)now + ttl_s);
     if (plen < 0 || (size_t)plen >= sizeof(payload))
         return -1;
     pos = sizeof(jwt_header_b64) - 1;
@@ -189,6 +200,30 @@ static int jwt_is_date(const cJSON *c)
 enum jwt_result jwt_verify(const char *secret, size_t secret_len, const char *token, time_t now,
                            int64_t *user_id)
 {
+    int64_t ver;
+
+    return jwt_verify_ver(secret, secret_len, token, now, user_id, &ver);
+}
+
+/* "ver" absent (0), or a whole number from 0 to 2^31; 0 or -1. */
+static int jwt_parse_ver(const cJSON *v, int64_t *ver)
+{
+    if (v == NULL) {
+        *ver = 0;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble > 2147483647.0 || floor(v->valuedouble) != v->valuedouble)
+        return -1;
+    *ver = (int64_t)v->valuedouble;
+    return 0;
+}
+
+enum jwt_result jwt_verify_ver(const char *secret, size_t secret_len, const char *token, time_t now,
+                               int64_t *user_id, int64_t *ver)
+{
+    int64_t version = 0;
+
     const char *dot1, *dot2;
     size_t len;
     unsigned char want[JWT_SIG_LEN], got[JWT_SIG_LEN + 4];
@@ -234,11 +269,14 @@ enum jwt_result jwt_verify(const char *secret, size_t secret_len, const char *to
     nbf = cJSON_GetObjectItemCaseSensitive(payload, "nbf");
     if (nbf != NULL && (!jwt_is_date(nbf) || nbf->valuedouble > (double)now))
         goto out;
+    if (jwt_parse_ver(cJSON_GetObjectItemCaseSensitive(payload, "ver"), &version) != 0)
+        goto out;
     if (exp->valuedouble <= (double)now) {
         rc = JWT_EXPIRED;
         goto out;
     }
     *user_id = id;
+    *ver = version;
     rc = JWT_OK;
 out:
     cJSON_Delete(header);

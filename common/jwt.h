@@ -1,7 +1,9 @@
 /*
  * jwt.h: JSON Web Tokens signed with HMAC-SHA256 (HS256), the only algorithm
  * accepted. A token carries the user id as "sub" (a decimal string), "iat"
- * and "exp" (seconds since the epoch). Verification checks the header's
+ * and "exp" (seconds since the epoch), and "ver", the user's token version
+ * (users.token_version, bumped by a password change; absent means 0).
+ * Verification checks the header's
  * "alg", the signature (constant-time compare) and then the expiry; "alg":
  * "none", any other algorithm, bad base64url, bad JSON and wrong types are
  * all simply invalid.
@@ -27,6 +29,15 @@ enum jwt_result {
  * OpenSSL fails. */
 int jwt_sign(const char *secret, size_t secret_len, int64_t user_id, time_t now, int ttl_s,
              char *out, size_t outlen) __attribute__((warn_unused_result));
+
+/* jwt_sign() with a "ver" claim (omitted when ver is 0). */
+int jwt_sign_ver(const char *secret, size_t secret_len, int64_t user_id, int64_t ver, time_t now,
+                 int ttl_s, char *out, size_t outlen) __attribute__((warn_unused_result));
+
+/* jwt_verify() that also returns the "ver" claim (0 when absent; a "ver"
+ * that is not a whole number from 0 to 2^31-1 is invalid). */
+enum jwt_result jwt_verify_ver(const char *secret, size_t secret_len, const char *token, time_t now,
+                               int64_t *user_id, int64_t *ver) __attribute__((warn_unused_result));
 
 /* Verify token (NUL-terminated) against secret at time now. */
 enum jwt_result jwt_verify(const char *secret, size_t secret_len, const char *token, time_t now,

@@ -6,4 +6,5 @@ common_libcommon_a_SOURCES += common/settings.h common/settings.c \
 	common/control.h common/control.c \
 	common/proc.h common/proc.c \
 	common/jwt.c common/jwt.h common/jbuf.c common/jbuf.h \
-	common/json_input.c common/json_input.h
+	common/json_input.c common/json_input.h \
+	common/netaddr.c common/netaddr.h

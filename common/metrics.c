@@ -312,6 +312,10 @@ static void metrics_dependencies(struct mbuf *b, const struct scoreboard *sb,
                     : 0);
     mbuf_family(b, "conduitd_rate_limited_total", "counter", "Requests answered 429.");
     mbuf_printf(b, "conduitd_rate_limited_total %llu\n", (unsigned long long)c->rate_limited);
+    mbuf_family(b, "conduitd_rate_limit_fail_open_total", "counter",
+                "Rate-limit checks let through unchecked because Redis was down or failed.");
+    mbuf_printf(b, "conduitd_rate_limit_fail_open_total %llu\n",
+                (unsigned long long)c->rate_limit_fail_open);
 }
 
 char *metrics_render(const struct scoreboard *sb, const struct metrics_extra *x, size_t *len)

@@ -78,6 +78,7 @@ struct sb_counters {
     uint64_t cache_misses;
     uint64_t cache_distrust_episodes; /* the pod stopped trusting the cache (cache.h) */
     uint64_t rate_limited;
+    uint64_t rate_limit_fail_open; /* checks let through unchecked: Redis down or erring */
     uint64_t connections_accepted;
     uint64_t cpu_us; /* this worker's CPU time, refreshed with the heartbeat */
 };

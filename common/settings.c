@@ -43,6 +43,7 @@ enum setting_type {
     ST_SIZE,  /* size_t within [min, max] */
     ST_BOOL,  /* bool: on|off, true|false, yes|no, 1|0 */
     ST_LEVEL, /* enum log_level: debug|info|warn|error */
+    ST_CIDRS, /* struct netaddr_cidrs: comma list of CIDR blocks */
 };
 
 struct setting_def {
@@ -96,6 +97,8 @@ static const struct setting_def settings_table[] = {
     SDEF("CONDUIT_CACHE_TTL", ST_INT, cache_ttl_s, 0, 86400),
     SDEF("CONDUIT_RATE_LIMIT_AUTH", ST_INT, rate_limit_auth, 0, 1000000),
     SDEF("CONDUIT_RATE_LIMIT_WINDOW", ST_INT, rate_limit_window_s, 1, 86400),
+    SDEF("CONDUIT_RATE_LIMIT_ACCOUNT", ST_INT, rate_limit_account, 0, 1000000),
+    SDEF("CONDUIT_TRUSTED_PROXIES", ST_CIDRS, trusted_proxies, 0, 0),
     SDEF("CONDUIT_CORS_ORIGINS", ST_STR, cors_origins, 0, 0),
     SDEF("CONDUIT_MIGRATIONS_DIR", ST_STR, migrations_dir, 0, 0),
     SDEF("CONDUIT_HASH_THREADS", ST_INT, hash_threads, 1, 64),
@@ -142,6 +145,7 @@ void settings_defaults(struct settings *s)
     s->cache_ttl_s = 60;
     s->rate_limit_auth = 20;
     s->rate_limit_window_s = 60;
+    s->rate_limit_account = 10;
     snprintf(s->cors_origins, sizeof(s->cors_origins), "*");
     snprintf(s->migrations_dir, sizeof(s->migrations_dir), "%s", CONDUIT_MIGRATIONS_DIR);
     snprintf(s->release, sizeof(s->release), "%s", PACKAGE_VERSION);
@@ -309,6 +313,15 @@ static int settings_apply(struct settings *s, const struct setting_def *d, const
             return -1;
         }
         return 0;
+    case ST_CIDRS: {
+        char why[160];
+        if (netaddr_cidrs_parse(value, (struct netaddr_cidrs *)(void *)field, why, sizeof(why)) !=
+            0) {
+            snprintf(errbuf, errlen, "%s: %s", name, why);
+            return -1;
+        }
+        return 0;
+    }
     case ST_LEVEL:
         for (int i = 0; i < 4; i++) {
             if (strcasecmp(value, settings_level_names[i]) == 0) {
@@ -525,6 +538,14 @@ int settings_validate(const struct settings *s, char *errbuf, size_t errlen)
                  "(CONDUIT_DEV=1) to run with a generated secret");
         return -1;
     }
+    if ((s->command == SETTINGS_CMD_SERVE || s->command == SETTINGS_CMD_CHECK_CONFIG) &&
+        !s->dev_mode && strlen(s->jwt_secret) < SETTINGS_JWT_SECRET_MIN) {
+        snprintf(errbuf, errlen,
+                 "JWT_SECRET (--jwt-secret): too short (%zu bytes): use at least %d random "
+                 "bytes, e.g. `openssl rand -hex 32` (--dev accepts a shorter one)",
+                 strlen(s->jwt_secret), SETTINGS_JWT_SECRET_MIN);
+        return -1;
+    }
     if (s->max_requests_jitter > 0 && s->max_requests == 0) {
         snprintf(errbuf, errlen,
                  "CONDUIT_MAX_REQUESTS_JITTER (--max-requests-jitter): needs "
@@ -630,7 +651,8 @@ const char *settings_usage(void)
            "Conduit API:\n"
            "  --database-url URL          PostgreSQL [DATABASE_URL]\n"
            "  --redis-url URL             Redis [REDIS_URL]\n"
-           "  --jwt-secret SECRET         token signing key, required [JWT_SECRET]\n"
+           "  --jwt-secret SECRET         token signing key, at least 32 bytes, required\n"
+           "                              [JWT_SECRET]\n"
            "  --dev                       allow a generated JWT secret [CONDUIT_DEV]\n"
            "  --jwt-ttl S                 token lifetime [CONDUIT_JWT_TTL] (86400)\n"
            "  --db-pool N                 connections per worker [CONDUIT_DB_POOL] (4)\n"
@@ -638,6 +660,10 @@ const char *settings_usage(void)
            "  --cache-ttl S               Redis cache lifetime, 0 = off [CONDUIT_CACHE_TTL] (60)\n"
            "  --rate-limit-auth N         auth attempts per window [CONDUIT_RATE_LIMIT_AUTH] (20)\n"
            "  --rate-limit-window S       [CONDUIT_RATE_LIMIT_WINDOW] (60)\n"
+           "  --rate-limit-account N      failed logins per email per window, 0 = off\n"
+           "                              [CONDUIT_RATE_LIMIT_ACCOUNT] (10)\n"
+           "  --trusted-proxies LIST      CIDR blocks whose X-Forwarded-For is believed\n"
+           "                              [CONDUIT_TRUSTED_PROXIES] (none)\n"
            "  --cors-origins LIST         comma list or * [CONDUIT_CORS_ORIGINS] (*)\n"
            "  --migrations-dir DIR        [CONDUIT_MIGRATIONS_DIR]\n"
            "  --hash-threads N            password hashing threads [CONDUIT_HASH_THREADS] (2)\n"

@@ -14,8 +14,13 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "netaddr.h"
+
 #define SETTINGS_ADDR_MAX 128
 #define SETTINGS_STR_MAX  1024
+/* Shortest JWT_SECRET accepted (bytes) outside --dev: an HS256 key should
+ * be as long as the hash (RFC 7518 section 3.2). */
+#define SETTINGS_JWT_SECRET_MIN 32
 
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 
@@ -68,6 +73,11 @@ struct settings {
     int cache_ttl_s;                     /* CONDUIT_CACHE_TTL, default 60, 0 = cache off */
     int rate_limit_auth;                 /* CONDUIT_RATE_LIMIT_AUTH per window, default 20 */
     int rate_limit_window_s;             /* CONDUIT_RATE_LIMIT_WINDOW, default 60 */
+    int rate_limit_account;              /* CONDUIT_RATE_LIMIT_ACCOUNT failed logins per email
+                                            per window, default 10, 0 = off */
+    /* CONDUIT_TRUSTED_PROXIES: peers whose X-Forwarded-For is believed,
+     * default none */
+    struct netaddr_cidrs trusted_proxies;
     char cors_origins[SETTINGS_STR_MAX]; /* CONDUIT_CORS_ORIGINS, comma list or "*", default "*" */
     char migrations_dir[SETTINGS_STR_MAX]; /* CONDUIT_MIGRATIONS_DIR */
     int hash_threads;                      /* CONDUIT_HASH_THREADS, default 2 */

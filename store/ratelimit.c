@@ -4,6 +4,8 @@
  * The window number is part of the key, so EXPIRE can be sent with every
  * INCR without ever extending a window: the key dies a little after its
  * window ends. Relies on cache.c for the connection and on hiredis replies.
+ * The one piece of state is whether the limiter is failing open, so that a
+ * streak is logged once, not once per request.
  */
 #include "config.h"
 
@@ -15,74 +17,194 @@
 #include <hiredis/hiredis.h>
 
 #include "cache.h"
+#include "log.h"
 #include "ratelimit.h"
 #include "scoreboard.h"
 
-struct ratelimit_op {
+struct ratelimit {
+    struct cache *cache;
     struct sb_slot *slot;
+    bool failing_open; /* the last check passed unchecked */
+};
+
+/* One pending check or peek. */
+struct ratelimit_op {
+    struct ratelimit *rl;
     int limit;
     int retry_after;
+    bool peek; /* allowed while count < limit, instead of count <= limit */
     ratelimit_fn fn;
     void *arg;
 };
 
-/* Reply to INCR: compare the count with the limit. */
-static void ratelimit_on_incr(const redisReply *reply, void *arg)
+/* A key's name and its window's timing. */
+struct ratelimit_key {
+    char name[256];
+    size_t len;
+    char ttl[16];
+    int retry_after;
+};
+
+struct ratelimit *ratelimit_new(struct cache *c, struct sb_slot *slot)
+{
+    struct ratelimit *rl = calloc(1, sizeof(*rl));
+
+    if (rl == NULL)
+        return NULL;
+    rl->cache = c;
+    rl->slot = slot;
+    return rl;
+}
+
+void ratelimit_free(struct ratelimit *rl)
+{
+    free(rl);
+}
+
+/* A check passed unchecked: count it, and log the start of a streak. */
+static void ratelimit_note_fail_open(struct ratelimit *rl, const char *why)
+{
+    if (rl->slot != NULL)
+        sb_inc(&rl->slot->c.rate_limit_fail_open, 1);
+    if (!rl->failing_open) {
+        rl->failing_open = true;
+        log_warn("rate limits failing open: requests pass unchecked until Redis answers",
+                 "\"why\":\"%s\"", why);
+    }
+}
+
+/* A check was answered by Redis: end a streak of failing open. */
+static void ratelimit_note_enforced(struct ratelimit *rl)
+{
+    if (rl->failing_open) {
+        rl->failing_open = false;
+        log_info("rate limits enforced again", "");
+    }
+}
+
+/* Name the key of (bucket, subject) in the current window. 0, or -1 if it
+ * does not fit. */
+static int ratelimit_key_make(struct ratelimit_key *k, const char *bucket, const char *subject,
+                              int window_s)
+{
+    time_t now = time(NULL);
+    long long window = (long long)now / window_s;
+    int n = snprintf(k->name, sizeof(k->name), "conduit:v1:rl:%s:%s:%lld", bucket, subject, window);
+
+    if (n < 0 || (size_t)n >= sizeof(k->name))
+        return -1;
+    k->len = (size_t)n;
+    snprintf(k->ttl, sizeof(k->ttl), "%d", window_s + 1);
+    k->retry_after = (int)((window + 1) * window_s - (long long)now);
+    if (k->retry_after < 1)
+        k->retry_after = 1;
+    return 0;
+}
+
+/* Reply to INCR or GET: compare the count with the limit. */
+static void ratelimit_on_count(const redisReply *reply, void *arg)
 {
     struct ratelimit_op *op = arg;
     bool allowed = true;
+    long long count = -1;
 
-    /* Anything but a count (error, timeout) fails open. */
-    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER && reply->integer > op->limit) {
-        allowed = false;
-        if (op->slot != NULL)
-            sb_inc(&op->slot->c.rate_limited, 1);
+    if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+        count = reply->integer;
+    else if (reply != NULL && reply->type == REDIS_REPLY_NIL)
+        count = 0;
+    else if (reply != NULL && reply->type == REDIS_REPLY_STRING)
+        count = strtoll(reply->str, NULL, 10);
+    if (count < 0) {
+        /* An error or a timeout: fail open. */
+        ratelimit_note_fail_open(op->rl, reply == NULL ? "no reply" : "error reply");
+    } else {
+        ratelimit_note_enforced(op->rl);
+        allowed = op->peek ? count < op->limit : count <= op->limit;
+        if (!allowed && op->rl->slot != NULL)
+            sb_inc(&op->rl->slot->c.rate_limited, 1);
     }
     op->fn(allowed, op->retry_after, op->arg);
     free(op);
 }
 
-int ratelimit_check(struct cache *c, struct sb_slot *slot, const char *bucket, const char *client,
-                    int limit, int window_s, ratelimit_fn fn, void *arg)
+/* Send INCR+EXPIRE (count) or GET (peek) and call fn with the verdict. */
+static int ratelimit_ask(struct ratelimit *rl, bool peek, const char *bucket, const char *subject,
+                         int limit, int window_s, ratelimit_fn fn, void *arg)
 {
-    char key[256], ttl[16];
+    struct ratelimit_key k;
     struct ratelimit_op *op;
-    time_t now = time(NULL);
-    long long window;
-    int n;
 
-    if (limit <= 0 || window_s <= 0 || !cache_up(c))
+    if (limit <= 0 || window_s <= 0)
         return -1;
-    window = (long long)now / window_s;
-    n = snprintf(key, sizeof(key), "conduit:v1:rl:%s:%s:%lld", bucket, client, window);
-    if (n < 0 || (size_t)n >= sizeof(key))
+    if (rl->cache == NULL || !cache_up(rl->cache)) {
+        ratelimit_note_fail_open(rl, "redis down");
         return -1;
-    snprintf(ttl, sizeof(ttl), "%d", window_s + 1);
+    }
+    if (ratelimit_key_make(&k, bucket, subject, window_s) != 0) {
+        ratelimit_note_fail_open(rl, "key too long");
+        return -1;
+    }
     op = malloc(sizeof(*op));
-    if (op == NULL)
+    if (op == NULL) {
+        ratelimit_note_fail_open(rl, "out of memory");
         return -1;
-    op->slot = slot;
+    }
+    op->rl = rl;
     op->limit = limit;
-    op->retry_after = (int)((window + 1) * window_s - (long long)now);
-    if (op->retry_after < 1)
-        op->retry_after = 1;
+    op->retry_after = k.retry_after;
+    op->peek = peek;
     op->fn = fn;
     op->arg = arg;
     {
-        const char *argv[2] = {"INCR", key};
-        size_t lens[2] = {4, (size_t)n};
-        if (cache_command(c, 2, argv, lens, ratelimit_on_incr, op) != 0) {
+        const char *argv[2] = {peek ? "GET" : "INCR", k.name};
+        size_t lens[2] = {peek ? 3 : 4, k.len};
+        if (cache_command(rl->cache, 2, argv, lens, ratelimit_on_count, op) != 0) {
             free(op);
+            ratelimit_note_fail_open(rl, "cannot send");
             return -1;
         }
     }
-    {
-        const char *argv[3] = {"EXPIRE", key, ttl};
-        size_t lens[3] = {6, (size_t)n, strlen(ttl)};
+    if (!peek) {
+        const char *argv[3] = {"EXPIRE", k.name, k.ttl};
+        size_t lens[3] = {6, k.len, strlen(k.ttl)};
         /* Lost only if the connection broke just now; INCR's reply then
          * fails open anyway, and the key is per-window. */
-        if (cache_command(c, 3, argv, lens, NULL, NULL) != 0)
+        if (cache_command(rl->cache, 3, argv, lens, NULL, NULL) != 0)
             return 0;
     }
     return 0;
+}
+
+int ratelimit_check(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
+                    int window_s, ratelimit_fn fn, void *arg)
+{
+    return ratelimit_ask(rl, false, bucket, subject, limit, window_s, fn, arg);
+}
+
+int ratelimit_peek(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
+                   int window_s, ratelimit_fn fn, void *arg)
+{
+    return ratelimit_ask(rl, true, bucket, subject, limit, window_s, fn, arg);
+}
+
+void ratelimit_add(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
+                   int window_s)
+{
+    struct ratelimit_key k;
+
+    if (limit <= 0 || window_s <= 0 || rl->cache == NULL || !cache_up(rl->cache) ||
+        ratelimit_key_make(&k, bucket, subject, window_s) != 0)
+        return;
+    {
+        const char *argv[2] = {"INCR", k.name};
+        size_t lens[2] = {4, k.len};
+        if (cache_command(rl->cache, 2, argv, lens, NULL, NULL) != 0)
+            return;
+    }
+    {
+        const char *argv[3] = {"EXPIRE", k.name, k.ttl};
+        size_t lens[3] = {6, k.len, strlen(k.ttl)};
+        if (cache_command(rl->cache, 3, argv, lens, NULL, NULL) != 0)
+            return;
+    }
 }

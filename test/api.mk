@@ -32,6 +32,8 @@ api_integration_tests = \
 	test/api/listcost.py \
 	test/api/counts.py \
 	test/api/tokens.py \
+	test/api/usernames.py \
+	test/api/bodymem.py \
 	test/api/badinput.py \
 	test/api/cors.py \
 	test/api/hashing.py \

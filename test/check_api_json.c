@@ -261,12 +261,60 @@ START_TEST(test_statements)
 }
 END_TEST
 
+/* The cost limits: bytes, then values counted from the bytes (commas and
+ * brackets outside strings), before any tree is built. */
+START_TEST(test_scan_limits)
+{
+    const struct json_input_limits lim = {64, JSON_INPUT_MAX_DEPTH, 8};
+    const struct json_input_limits def = {0, JSON_INPUT_MAX_DEPTH, JSON_INPUT_MAX_NODES};
+    enum json_input_error err;
+    size_t big = 1 << 20, o = 0;
+    char *body = malloc(big + 64);
+
+    /* 7 values: object, "a", [..], 1, 2, 3 -> counted as 1 + 2 brackets + 4 commas */
+    ck_assert_int_eq(json_input_scan_limits("{\"a\":[1,2,3],\"b\":1}", 19, &lim), JSON_INPUT_OK);
+    ck_assert_int_eq(json_input_scan_limits("[1,2,3,4,5,6,7,8]", 17, &lim), JSON_INPUT_TOO_MANY);
+    /* commas inside strings are not values */
+    ck_assert_int_eq(json_input_scan_limits("[\",,,,,,,,,,,,,,,\"]", 19, &lim), JSON_INPUT_OK);
+    ck_assert_int_eq(
+        json_input_scan_limits(
+            "[\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"]", 69, &lim),
+        JSON_INPUT_TOO_BIG);
+    /* The attack shape: one 1 MiB array of small numbers under an unknown
+     * field. Refused from its bytes, with no tree. */
+    ck_assert_ptr_nonnull(body);
+    o += (size_t)sprintf(body, "{\"user\":{\"email\":\"a@b.c\",\"password\":\"x\",\"junk\":[");
+    while (o < big - 8)
+        o += (size_t)sprintf(body + o, "1,");
+    o += (size_t)sprintf(body + o, "1]}}");
+    ck_assert_int_eq(json_input_scan_limits(body, o, &def), JSON_INPUT_TOO_MANY);
+    ck_assert_ptr_null(json_input_parse_limits(body, o, &def, &err));
+    ck_assert_int_eq(err, JSON_INPUT_TOO_MANY);
+    ck_assert_ptr_null(json_input_parse(body, o, JSON_INPUT_MAX_DEPTH, &err));
+    ck_assert_int_eq(err, JSON_INPUT_TOO_MANY);
+    free(body);
+    /* Up to the limit parses. */
+    {
+        char ok[4 * JSON_INPUT_MAX_NODES];
+        size_t n = 0;
+        cJSON *j;
+        ok[n++] = '[';
+        for (int i = 0; i < JSON_INPUT_MAX_NODES - 2; i++)
+            n += (size_t)sprintf(ok + n, i == 0 ? "1" : ",1");
+        ok[n++] = ']';
+        j = json_input_parse(ok, n, JSON_INPUT_MAX_DEPTH, &err);
+        ck_assert_ptr_nonnull(j);
+        cJSON_Delete(j);
+    }
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {
-        test_scan_utf8,      test_scan_depth, test_scan_nul_and_controls,
-        test_parse,          test_blank,      test_jbuf,
-        test_jbuf_roundtrip, test_redis_url,  test_statements,
+        test_scan_utf8,  test_scan_depth,  test_scan_nul_and_controls, test_parse,
+        test_blank,      test_jbuf,        test_jbuf_roundtrip,        test_redis_url,
+        test_statements, test_scan_limits,
     };
 
     return suite_main_run("api_json", tests, sizeof(tests) / sizeof(tests[0]), 0);

@@ -252,12 +252,41 @@ START_TEST(test_sign_short_buffer)
 }
 END_TEST
 
+/* The token version claim: signed, returned, 0 when absent, and a bad
+ * "ver" makes the token invalid. */
+START_TEST(test_version_claim)
+{
+    char tok[JWT_MAX_LEN + 1];
+    int64_t id = 0, ver = -1;
+
+    ck_assert_int_gt(jwt_sign_ver(SECRET, strlen(SECRET), 42, 7, NOW, 3600, tok, sizeof(tok)), 0);
+    ck_assert_int_eq(jwt_verify_ver(SECRET, strlen(SECRET), tok, NOW, &id, &ver), JWT_OK);
+    ck_assert_int_eq(id, 42);
+    ck_assert_int_eq(ver, 7);
+    ck_assert_int_gt(jwt_sign(SECRET, strlen(SECRET), 42, NOW, 3600, tok, sizeof(tok)), 0);
+    ck_assert_int_eq(jwt_verify_ver(SECRET, strlen(SECRET), tok, NOW, &id, &ver), JWT_OK);
+    ck_assert_int_eq(ver, 0);
+    {
+        const char *bad[] = {"{\"sub\":\"1\",\"exp\":9999999999,\"ver\":\"3\"}",
+                             "{\"sub\":\"1\",\"exp\":9999999999,\"ver\":-1}",
+                             "{\"sub\":\"1\",\"exp\":9999999999,\"ver\":1.5}",
+                             "{\"sub\":\"1\",\"exp\":9999999999,\"ver\":1e12}"};
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", bad[i], true, tok, sizeof(tok));
+            ck_assert_msg(jwt_verify_ver(SECRET, strlen(SECRET), tok, NOW, &id, &ver) ==
+                              JWT_INVALID,
+                          "accepted %s", bad[i]);
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     const TTest *tests[] = {
         test_b64url_vectors, test_b64url_rejects,    test_sign_verify_roundtrip, test_expired,
         test_wrong_secret,   test_tampered,          test_alg_none_and_others,   test_bad_claims,
-        test_malformed,      test_sign_short_buffer,
+        test_malformed,      test_sign_short_buffer, test_version_claim,
     };
 
     return suite_main_run("jwt", tests, sizeof(tests) / sizeof(tests[0]), 0);

@@ -152,6 +152,7 @@ START_TEST(test_structure)
                           "conduitd_cache_distrust_episodes_total",
                           "conduitd_cache_trusted",
                           "conduitd_rate_limited_total",
+                          "conduitd_rate_limit_fail_open_total",
                           "process_resident_memory_bytes",
                           "process_cpu_seconds_total",
                           "process_start_time_seconds"};

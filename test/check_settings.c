@@ -14,6 +14,9 @@
 #include "settings.h"
 #include "suite_main.h"
 
+/* A JWT_SECRET long enough to serve with (SETTINGS_JWT_SECRET_MIN). */
+#define GOOD_SECRET "0123456789abcdef0123456789abcdef"
+
 static char errbuf[1024];
 
 /* Clear every variable a test may have set. */
@@ -27,7 +30,7 @@ static void clear_env(void)
         "CONDUIT_DEV",          "CONDUIT_MAX_BODY",
         "DATABASE_URL",         "CONDUIT_RELEASE",
         "CONDUIT_BACKLOG",      "CONDUIT_MAX_REQUESTS_JITTER",
-        "CONDUIT_MAX_REQUESTS",
+        "CONDUIT_MAX_REQUESTS", "CONDUIT_TRUSTED_PROXIES",
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         unsetenv(names[i]);
@@ -97,7 +100,7 @@ START_TEST(test_env)
     setenv("CONDUIT_SHUTDOWN_TIMEOUT", "5", 1);
     setenv("CONDUIT_LOG_LEVEL", "debug", 1);
     setenv("CONDUIT_ACCESS_LOG", "off", 1);
-    setenv("JWT_SECRET", "s3cret", 1);
+    setenv("JWT_SECRET", "s3cret-s3cret-s3cret-s3cret-s3cret", 1);
     setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:1/db", 1);
     ck_assert_int_eq(load(&s, NULL), 0);
     ck_assert_str_eq(s.listen, "127.0.0.1:18080");
@@ -105,7 +108,7 @@ START_TEST(test_env)
     ck_assert_int_eq(s.shutdown_timeout_s, 5);
     ck_assert_int_eq(s.log_level, LOG_LEVEL_DEBUG);
     ck_assert(!s.access_log);
-    ck_assert_str_eq(s.jwt_secret, "s3cret");
+    ck_assert_str_eq(s.jwt_secret, "s3cret-s3cret-s3cret-s3cret-s3cret");
     ck_assert_str_eq(s.database_url, "postgresql://u:p@127.0.0.1:1/db");
 }
 END_TEST
@@ -119,7 +122,7 @@ START_TEST(test_flags_override_env)
     setenv("CONDUIT_WORKERS", "3", 1);
     setenv("CONDUIT_LOG_LEVEL", "debug", 1);
     setenv("CONDUIT_ACCESS_LOG", "off", 1);
-    setenv("JWT_SECRET", "x", 1);
+    setenv("JWT_SECRET", GOOD_SECRET, 1);
     ck_assert_int_eq(load(&s, args), 0);
     ck_assert_int_eq(s.workers, 5);
     ck_assert_int_eq(s.log_level, LOG_LEVEL_WARN);
@@ -135,7 +138,7 @@ START_TEST(test_file)
                                  "\n"
                                  "CONDUIT_WORKERS = 7\n"
                                  "CONDUIT_RELEASE=\"r-42\"\n"
-                                 "JWT_SECRET=fromfile\n"
+                                 "JWT_SECRET=fromfile-fromfile-fromfile-fromfile\n"
                                  "CONDUIT_SHUTDOWN_TIMEOUT=9\n");
     const char *args[] = {"--config", path, "--shutdown-timeout", "11", NULL};
 
@@ -144,7 +147,7 @@ START_TEST(test_file)
     ck_assert_int_eq(load(&s, args), 0);
     ck_assert_int_eq(s.workers, 7);
     ck_assert_str_eq(s.release, "r-42");
-    ck_assert_str_eq(s.jwt_secret, "fromfile");
+    ck_assert_str_eq(s.jwt_secret, "fromfile-fromfile-fromfile-fromfile");
     ck_assert_int_eq(s.shutdown_timeout_s, 11);
     ck_assert_int_eq(unlink(path), 0);
 }
@@ -156,7 +159,7 @@ START_TEST(test_file_errors)
     const char *path = write_tmp("CONDUIT_WORKERS=2\nCONDUIT_WORKERS=many\n");
     const char *args[] = {"--config", path, NULL};
 
-    setenv("JWT_SECRET", "x", 1);
+    setenv("JWT_SECRET", GOOD_SECRET, 1);
     ck_assert_int_eq(load(&s, args), -1);
     ck_assert_ptr_nonnull(strstr(errbuf, ":2: CONDUIT_WORKERS"));
     ck_assert_ptr_nonnull(strstr(errbuf, "\"many\""));
@@ -187,7 +190,7 @@ START_TEST(test_commands)
     /* --version needs no valid configuration. */
     ck_assert_int_eq(load(&s, version), 0);
     ck_assert_int_eq(s.command, SETTINGS_CMD_VERSION);
-    setenv("JWT_SECRET", "x", 1);
+    setenv("JWT_SECRET", GOOD_SECRET, 1);
     ck_assert_int_eq(load(&s, check), 0);
     ck_assert_int_eq(s.command, SETTINGS_CMD_CHECK_CONFIG);
     /* migrate needs no JWT secret. */
@@ -238,7 +241,7 @@ START_TEST(test_bad_value_env)
 {
     struct settings s;
 
-    setenv("JWT_SECRET", "x", 1);
+    setenv("JWT_SECRET", GOOD_SECRET, 1);
     setenv(bad_values[_i].env, bad_values[_i].value, 1);
     ck_assert_int_eq(load(&s, NULL), -1);
     ck_assert_msg(strstr(errbuf, bad_values[_i].named) != NULL, "error \"%s\" does not name %s",
@@ -252,7 +255,7 @@ START_TEST(test_bad_value_flag)
     struct settings s;
     const char *args[] = {bad_values[_i].flag, bad_values[_i].value, NULL};
 
-    setenv("JWT_SECRET", "x", 1);
+    setenv("JWT_SECRET", GOOD_SECRET, 1);
     ck_assert_int_eq(load(&s, args), -1);
     ck_assert_msg(strstr(errbuf, bad_values[_i].flag) != NULL, "error \"%s\" does not name %s",
                   errbuf, bad_values[_i].flag);
@@ -269,7 +272,7 @@ START_TEST(test_bad_arguments)
     const char *same[] = {"--listen", "127.0.0.1:9090", NULL};
     const char *jitter[] = {"--max-requests-jitter", "10", NULL};
 
-    setenv("JWT_SECRET", "x", 1);
+    setenv("JWT_SECRET", GOOD_SECRET, 1);
     ck_assert_int_eq(load(&s, unknown), -1);
     ck_assert_ptr_nonnull(strstr(errbuf, "--no-such-flag"));
     ck_assert_int_eq(load(&s, missing), -1);
@@ -294,6 +297,50 @@ START_TEST(test_secret_not_echoed)
     ck_assert_int_eq(load(&s, NULL), -1);
     ck_assert_ptr_nonnull(strstr(errbuf, "JWT_SECRET"));
     ck_assert_ptr_null(strstr(errbuf, "kkkk"));
+}
+END_TEST
+
+/* A secret shorter than 32 bytes is a configuration error naming the
+ * setting and the minimum, for serve and --check-config; --dev accepts it. */
+START_TEST(test_jwt_secret_min_length)
+{
+    struct settings s;
+    const char *check[] = {"--check-config", NULL};
+    const char *dev[] = {"--dev", NULL};
+
+    setenv("JWT_SECRET", "0123456789abcdef0123456789abcde", 1); /* 31 bytes */
+    ck_assert_int_eq(load(&s, NULL), -1);
+    ck_assert_ptr_nonnull(strstr(errbuf, "JWT_SECRET"));
+    ck_assert_ptr_nonnull(strstr(errbuf, "at least 32"));
+    ck_assert_ptr_null(strstr(errbuf, "0123456789abcdef")); /* never echoed */
+    ck_assert_int_eq(load(&s, check), -1);
+    ck_assert_int_eq(load(&s, dev), 0);
+    setenv("JWT_SECRET", GOOD_SECRET, 1);
+    ck_assert_int_eq(load(&s, NULL), 0);
+}
+END_TEST
+
+/* --trusted-proxies parses CIDR lists and names the bad entry. */
+START_TEST(test_trusted_proxies)
+{
+    struct settings s;
+    const char *args[] = {"--trusted-proxies", "10.0.0.0/8, 192.0.2.7,fd00::/8", NULL};
+    const char *bad[] = {"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33", NULL};
+
+    setenv("JWT_SECRET", GOOD_SECRET, 1);
+    ck_assert_int_eq(load(&s, NULL), 0);
+    ck_assert_int_eq(s.trusted_proxies.n, 0);
+    ck_assert_int_eq(s.rate_limit_account, 10);
+    ck_assert_int_eq(load(&s, args), 0);
+    ck_assert_int_eq(s.trusted_proxies.n, 3);
+    ck_assert_int_eq(s.trusted_proxies.v[1].bits, 32);
+    ck_assert_int_eq(s.trusted_proxies.v[2].bits, 8);
+    ck_assert_int_eq(load(&s, bad), -1);
+    ck_assert_ptr_nonnull(strstr(errbuf, "--trusted-proxies"));
+    ck_assert_ptr_nonnull(strstr(errbuf, "10.0.0.0/33"));
+    setenv("CONDUIT_TRUSTED_PROXIES", "not-an-address", 1);
+    ck_assert_int_eq(load(&s, NULL), -1);
+    ck_assert_ptr_nonnull(strstr(errbuf, "CONDUIT_TRUSTED_PROXIES"));
 }
 END_TEST
 
@@ -334,6 +381,8 @@ static Suite *settings_suite(void)
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_secret_not_echoed);
     tcase_add_test(tc, test_addr_parse);
+    tcase_add_test(tc, test_jwt_secret_min_length);
+    tcase_add_test(tc, test_trusted_proxies);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,10 +2,15 @@
 # Unit suites of the foundation modules (Check) and the integration tests
 # of the supervisor and workers (Python, run against the built conduitd).
 if HAVE_CHECK
-check_PROGRAMS += test/check_settings test/check_scoreboard test/check_metrics test/check_backoff
-TESTS += test/check_settings test/check_scoreboard test/check_metrics test/check_backoff
+check_PROGRAMS += test/check_settings test/check_scoreboard test/check_metrics test/check_backoff \
+	test/check_netaddr
+TESTS += test/check_settings test/check_scoreboard test/check_metrics test/check_backoff \
+	test/check_netaddr
 endif
 test_check_settings_SOURCES = test/check_settings.c
+test_check_netaddr_SOURCES = test/check_netaddr.c test/suite_main.h
+test_check_netaddr_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_check_netaddr_LDADD = common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
 test_check_settings_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_settings_LDADD = common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
 test_check_scoreboard_SOURCES = test/check_scoreboard.c

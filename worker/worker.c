@@ -47,6 +47,7 @@
 #include "api.h"
 #include "control.h"
 #include "log.h"
+#include "netaddr.h"
 #include "proc.h"
 #include "worker.h"
 
@@ -155,15 +156,22 @@ static void worker_on_done(const struct http_request *req, int status, double se
     if (w->max_requests != 0 && ++w->served == w->max_requests)
         worker_ask_recycle(w);
     if (w->settings->access_log && LOG_LEVEL_INFO >= log_get_level()) {
-        char id[160], method[48];
+        char id[160], method[48], client[NETADDR_TEXT_MAX], client_esc[2 * NETADDR_TEXT_MAX];
         const char *label =
             route >= 0 && route < w->sb->nroutes ? w->sb->route_labels[route] : "unmatched";
         log_json_escape(id, sizeof(id), http_request_id(req));
         log_json_escape(method, sizeof(method), http_request_method_name(req));
+        /* The address rate limits used: the peer, or behind a trusted
+         * proxy the client named in X-Forwarded-For. */
+        log_json_escape(client_esc, sizeof(client_esc),
+                        netaddr_client(http_request_peer(req),
+                                       http_request_header_last(req, "X-Forwarded-For"),
+                                       &w->settings->trusted_proxies, client));
         log_write(LOG_LEVEL_INFO, "request",
                   "\"method\":\"%s\",\"route\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,"
-                  "\"request_id\":\"%s\",\"slot\":%u,\"generation\":%u",
-                  method, label, status, seconds * 1e3, id, w->slot_index, w->generation);
+                  "\"client\":\"%s\",\"request_id\":\"%s\",\"slot\":%u,\"generation\":%u",
+                  method, label, status, seconds * 1e3, client_esc, id, w->slot_index,
+                  w->generation);
     }
 }
 

@@ -2,7 +2,8 @@
 """tokens.py: token abuse. A real token works with `Token` and `Bearer`; a
 missing, malformed, tampered, re-signed with another key, `alg: none`, or
 expired token is 401 with a JSON error, on required-auth and optional-auth
-endpoints alike. Expired and forged tokens are made here with Python's hmac
+endpoints alike; so is every token issued before the user's last password
+change (its "ver" claim is older than users.token_version). Expired and forged tokens are made here with Python's hmac
 from the server's JWT_SECRET. Needs DATABASE_URL and REDIS_URL (else SKIP)."""
 
 import hashlib
@@ -149,8 +150,38 @@ def test_bad_token_on_optional_auth_endpoints():
     A.expect_error(A.get("/api/articles/feed", token=forged), 401, None, None, "forged on feed")
 
 
+def test_password_change_ends_older_tokens():
+    u = A.register("pwchg")
+    second = A.login(u)  # a second session, also issued before the change
+    keep = A.expect(A.put("/api/user", {"user": {"bio": "no password here"}}, token=u["token"]),
+                    200, "update without a password")
+    A.check(keep["user"]["token"] == u["token"], "an update without a password keeps the token")
+    A.expect(A.get("/api/user", token=u["token"]), 200, "token after a bio change")
+    doc = A.expect(A.put("/api/user", {"user": {"password": "changed-pw-1"}}, token=u["token"]),
+                   200, "password change")
+    fresh = doc["user"]["token"]
+    A.check(fresh != u["token"], "the password change answers with a new token")
+    _, payload, _ = jwt_parts(fresh)
+    A.check(payload.get("ver") == 1, "new token carries ver 1: %r" % payload)
+    a = {"article": {"title": "t " + apilib.uid(), "description": "d", "body": "b"}}
+    for old, what in ((u["token"], "the token that changed it"), (second, "another session")):
+        expect_401(old, what + ", on GET /api/user")
+        A.expect_error(A.post("/api/articles", a, token=old), 401, "token", "is invalid",
+                       what + ", on POST /api/articles")
+        A.expect_error(A.get("/api/articles/feed", token=old), 401, None, None,
+                       what + ", on the feed")
+        A.expect_error(A.get("/api/profiles/" + u["username"], token=old), 401, None, None,
+                       what + ", on an optional-auth route")
+    A.expect(A.get("/api/user", token=fresh), 200, "the fresh token")
+    A.expect(A.post("/api/articles", a, token=fresh), 201, "the fresh token writes")
+    u["password"] = "changed-pw-1"
+    relog = A.login(u)
+    A.expect(A.get("/api/articles/feed", token=relog), 200, "a token from a new login")
+
+
 if __name__ == "__main__":
     apilib.run([test_valid_token_token_and_bearer, test_token_claims_are_hs256_with_expiry,
                 test_missing_token, test_malformed_tokens, test_tampered_signature_and_payload,
                 test_alg_none_and_other_algs, test_expired_token,
-                test_bad_token_on_optional_auth_endpoints], SRV, budget=120)
+                test_bad_token_on_optional_auth_endpoints,
+                test_password_change_ends_older_tokens], SRV, budget=120)

@@ -172,13 +172,16 @@ def test_update_username_and_email():
 
 def test_update_password():
     u = A.register("pw")
-    A.expect(A.put("/api/user", {"user": {"password": "bonjour1"}}, token=u["token"]), 200,
-             "password of 8 characters")
+    doc = A.expect(A.put("/api/user", {"user": {"password": "bonjour1"}}, token=u["token"]), 200,
+                   "password of 8 characters")
+    # A password change ends the tokens issued before it (tokens.py); the
+    # answer carries a fresh one.
+    u["token"] = doc["user"]["token"]
     A.expect_error(A.post("/api/users/login", {"user": {
         "email": u["email"], "password": u["password"]}}), 401, "credentials", "invalid",
         "old password after change")
     u["password"] = "bonjour1"
-    A.login(u)
+    u["token"] = A.login(u)
     A.expect(A.put("/api/user", {"user": {"password": "a" * 64}}, token=u["token"]), 200,
              "password of 64 characters")
     u["password"] = "a" * 64
