@@ -56,6 +56,8 @@
  * to a half of jitter so two migrators do not retry in step. */
 #define MIGRATE_BACKOFF_MS     100
 #define MIGRATE_BACKOFF_MAX_MS 5000
+/* How often a waiting migrator tries the lock again. */
+#define MIGRATE_LOCK_POLL_MS 200
 
 /* How a statement ended. */
 enum migrate_result {
@@ -220,6 +222,42 @@ static void migrate_backoff(int attempt)
     ts.tv_nsec = (ms % 1000) * 1000000L;
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+/* Take the session advisory lock that serialises migrators. A waiter polls
+ * with pg_try_advisory_lock instead of blocking in pg_advisory_lock: a
+ * blocked statement keeps its snapshot open, and the holder's CREATE INDEX
+ * CONCURRENTLY waits for every open snapshot, so the two would deadlock.
+ * 0 once held, or -1 with the error logged. */
+static int migrate_lock(PGconn *pg)
+{
+    struct timespec ts = {0, MIGRATE_LOCK_POLL_MS * 1000000L};
+    bool said = false;
+
+    for (;;) {
+        PGresult *res = PQexec(pg, "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_KEY ")");
+        bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+        bool held = ok && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+        if (!ok) {
+            char msg[512];
+            log_json_escape(msg, sizeof(msg), PQerrorMessage(pg));
+            log_error("migrate: cannot take the migration lock", "\"error\":\"%s\"", msg);
+        }
+        PQclear(res);
+        if (!ok)
+            return -1;
+        if (held)
+            return 0;
+        if (!said) {
+            log_info("migrate: another migrator holds the lock; waiting", "");
+            said = true;
+        }
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        ts.tv_sec = 0;
+        ts.tv_nsec = MIGRATE_LOCK_POLL_MS * 1000000L;
+    }
 }
 
 /* Record version as applied (in the open transaction, if any). 0 or -1. */
@@ -484,7 +522,7 @@ int migrate_run(const struct settings *s)
         return 1;
     }
     if (migrate_exec(pg, "SET client_min_messages = warning", "settings") != 0 ||
-        migrate_exec(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")", "lock") != 0)
+        migrate_lock(pg) != 0)
         goto out;
     if (migrate_exec(pg,
                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
