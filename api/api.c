@@ -28,34 +28,40 @@
 
 static void api_options(struct http_request *req, const struct route_params *p, void *ctx);
 
+/* Body limit of login and registration: a username, an email and a
+ * password at their longest, every character escaped, fit in 8 KiB; an
+ * unauthenticated client gets no more than that (not --max-body). */
+#define API_AUTH_BODY_MAX 8192
+
 struct api_route {
     enum http_method_id method;
     const char *tmpl;
     route_handler_fn fn;
+    size_t max_body; /* this route's own body limit, 0 = --max-body */
 };
 
 /* The route table. /api/articles/feed comes before /api/articles/:slug so a
  * router that tries routes in order still picks the literal segment. */
 static const struct api_route api_routes[] = {
-    {HTTP_M_POST, "/api/users/login", api_users_login},
-    {HTTP_M_POST, "/api/users", api_users_register},
-    {HTTP_M_GET, "/api/user", api_users_get},
-    {HTTP_M_PUT, "/api/user", api_users_update},
-    {HTTP_M_GET, "/api/profiles/:username", api_profiles_get},
-    {HTTP_M_POST, "/api/profiles/:username/follow", api_profiles_follow},
-    {HTTP_M_DELETE, "/api/profiles/:username/follow", api_profiles_unfollow},
-    {HTTP_M_GET, "/api/articles/feed", api_articles_feed},
-    {HTTP_M_GET, "/api/articles", api_articles_list},
-    {HTTP_M_POST, "/api/articles", api_articles_create},
-    {HTTP_M_GET, "/api/articles/:slug", api_articles_get},
-    {HTTP_M_PUT, "/api/articles/:slug", api_articles_update},
-    {HTTP_M_DELETE, "/api/articles/:slug", api_articles_delete},
-    {HTTP_M_POST, "/api/articles/:slug/favorite", api_favorites_add},
-    {HTTP_M_DELETE, "/api/articles/:slug/favorite", api_favorites_remove},
-    {HTTP_M_GET, "/api/articles/:slug/comments", api_comments_list},
-    {HTTP_M_POST, "/api/articles/:slug/comments", api_comments_create},
-    {HTTP_M_DELETE, "/api/articles/:slug/comments/:id", api_comments_delete},
-    {HTTP_M_GET, "/api/tags", api_tags_list},
+    {HTTP_M_POST, "/api/users/login", api_users_login, API_AUTH_BODY_MAX},
+    {HTTP_M_POST, "/api/users", api_users_register, API_AUTH_BODY_MAX},
+    {HTTP_M_GET, "/api/user", api_users_get, 0},
+    {HTTP_M_PUT, "/api/user", api_users_update, 0},
+    {HTTP_M_GET, "/api/profiles/:username", api_profiles_get, 0},
+    {HTTP_M_POST, "/api/profiles/:username/follow", api_profiles_follow, 0},
+    {HTTP_M_DELETE, "/api/profiles/:username/follow", api_profiles_unfollow, 0},
+    {HTTP_M_GET, "/api/articles/feed", api_articles_feed, 0},
+    {HTTP_M_GET, "/api/articles", api_articles_list, 0},
+    {HTTP_M_POST, "/api/articles", api_articles_create, 0},
+    {HTTP_M_GET, "/api/articles/:slug", api_articles_get, 0},
+    {HTTP_M_PUT, "/api/articles/:slug", api_articles_update, 0},
+    {HTTP_M_DELETE, "/api/articles/:slug", api_articles_delete, 0},
+    {HTTP_M_POST, "/api/articles/:slug/favorite", api_favorites_add, 0},
+    {HTTP_M_DELETE, "/api/articles/:slug/favorite", api_favorites_remove, 0},
+    {HTTP_M_GET, "/api/articles/:slug/comments", api_comments_list, 0},
+    {HTTP_M_POST, "/api/articles/:slug/comments", api_comments_create, 0},
+    {HTTP_M_DELETE, "/api/articles/:slug/comments/:id", api_comments_delete, 0},
+    {HTTP_M_GET, "/api/tags", api_tags_list, 0},
 };
 
 int api_register_routes(struct router *r)
@@ -65,6 +71,10 @@ int api_register_routes(struct router *r)
     for (size_t i = 0; i < n; i++) {
         bool seen = false;
         if (router_add(r, api_routes[i].method, api_routes[i].tmpl, api_routes[i].fn) < 0)
+            return -1;
+        if (api_routes[i].max_body > 0 &&
+            router_set_max_body(r, api_routes[i].method, api_routes[i].tmpl,
+                                api_routes[i].max_body) < 0)
             return -1;
         /* One OPTIONS (CORS preflight) route per template. */
         for (size_t j = 0; j < i; j++)

@@ -14,15 +14,20 @@
  * even if the client goes away; after http_respond() the caller must not
  * touch it again.
  *
- * Semantics worth knowing (details in common/http.c and http_parse.c):
+ * Layers (no file calls back up): http.c (the server, accepting) ->
+ * http_conn.c (a connection: socket, deadlines, state) -> http_parse.c
+ * (pure parser) and http_format.c (pure formatter); http_request.c is the
+ * handle below.
+ *
+ * Semantics worth knowing (details in common/http_conn.c and http_parse.c):
  *  - The core answers malformed or over-limit requests itself, with a JSON
  *    body {"errors":{"request":["..."]}} and Connection: close: 400
- *    garbage, 408 head/body timeout, 411 chunked body, 413 body too large,
- *    414 request line, 417 unknown Expect, 431 header bytes or count, 501
- *    a method other than GET HEAD POST PUT DELETE OPTIONS PATCH, 505 a
- *    version other than HTTP/1.0 and 1.1. on_request never sees those, but
- *    on_done does (route 0, method name "-" if the method was not parsed,
- *    path "" if the head was not complete, http_request_header() NULL).
+ *    garbage or a framing error (RFC 9112; the list is in http_parse.c:
+ *    missing or repeated Host, obs-fold, bare CR, CL with TE...), 408 head/body timeout, 411
+ * chunked body, 413 body too large, 414 request line, 417 unknown Expect, 431 header bytes or
+ * count, 501 a method other than GET HEAD POST PUT DELETE OPTIONS PATCH, 505 a version other than
+ * HTTP/1.0 and 1.1. on_request never sees those, but on_done does (route 0, method name "-" if the
+ * method was not parsed, path "" if the head was not complete, http_request_header() NULL).
  *  - on_done runs once per answered request, when the whole response is
  *    in the kernel (or the connection died), with the time from the first
  *    byte of the request (for a pipelined request: from the end of the
@@ -38,7 +43,7 @@
  *    response. http_server_connections() counts them.
  *  - Not supported: chunked request bodies (411), Upgrade (ignored, the
  *    request is answered as HTTP/1.1), obsolete header line folding (400).
- *    A missing Host header is accepted.
+ *    An HTTP/1.1 request without Host, or any with two, is 400.
  */
 #ifndef CONDUIT_HTTP_H
 #define CONDUIT_HTTP_H
@@ -68,7 +73,7 @@ struct http_limits {
     size_t max_request_line; /* longer: 414 */
     size_t max_header_bytes; /* longer: 431 */
     int max_headers;         /* more: 431 */
-    size_t max_body;         /* larger Content-Length: 413 */
+    size_t max_body;         /* larger Content-Length: 413 (body_limit may lower it) */
     int header_timeout_ms;   /* whole head must arrive within this: 408 + close */
     int body_timeout_ms;     /* body must arrive within this: 408 + close */
     int idle_timeout_ms;     /* keep-alive idle: close silently */
@@ -84,6 +89,14 @@ struct http_callbacks {
     /* Connection count changed (+1 opened, -1 closed). May be NULL. */
     void (*on_conn)(int delta, void *arg);
     void *arg;
+    /* May be NULL. Called once the head of a request that declares a body
+     * (Content-Length > 0) is complete and valid, before a byte of the body
+     * is read: return that request's body limit (the route's own, e.g. a
+     * few KB for login), or 0 for limits.max_body. Only a limit below
+     * max_body counts; a larger body is answered 413 and closed. The
+     * request's method, path and headers are readable; it must not be
+     * answered here. */
+    size_t (*body_limit)(const struct http_request *req, void *arg);
 };
 
 /* Serve listen_fd (non-blocking, already listening; not closed by the core). */

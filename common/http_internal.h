@@ -1,15 +1,16 @@
 /*
- * http_internal.h: private structures of the HTTP/1.1 core, shared by
- * http.c (server, connections, reading, timeouts), http_parse.c (parsing
- * and limits), http_response.c (response formatting and writing) and
- * http_request.c (accessors).
+ * http_internal.h: private structures of the HTTP/1.1 core, shared by its
+ * connection side: http.c (the server: accepting, draining), http_conn.c
+ * (one connection: socket, deadlines, state transitions, reading and
+ * writing) and http_request.c (the request handle handlers use). The pure
+ * layers below them, http_parse.c and http_format.c, see none of this.
  * Nothing outside common/http*.c includes this file.
  *
  * Memory model: one struct http_conn per accepted socket, allocated once
  * with its header table; it embeds the one struct http_request that the
  * connection can have in progress, so a request costs no allocation. The
  * read buffer (buf) holds the raw bytes; the parser records offsets into
- * it (relative to req_start) and the head is NUL-terminated in place, so
+ * it (relative to req_start) and NUL-terminates the head in place, so
  * paths, header values and the body are handed out without copying.
  * From dispatch until on_done the buffer is pinned: it is neither moved
  * nor reallocated, so pointers a handler obtained stay valid.
@@ -17,7 +18,6 @@
 #ifndef CONDUIT_HTTP_INTERNAL_H
 #define CONDUIT_HTTP_INTERNAL_H
 
-#include <http_parser.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,11 +26,11 @@
 #include <sys/uio.h>
 
 #include "http.h"
+#include "http_parse.h"
 
-#define HTTP_REQUEST_ID_MAX 128 /* longest client X-Request-Id we echo */
-#define HTTP_DATE_LINE_MAX  64  /* "Date: ...\r\nServer: conduitd\r\n" */
-#define HTTP_PEER_MAX       48  /* INET6_ADDRSTRLEN and some */
-#define HTTP_OFF_NONE       UINT32_MAX
+#define HTTP_REQUEST_ID_MAX HTTP_PARSE_ID_MAX /* longest client X-Request-Id we echo */
+#define HTTP_DATE_LINE_MAX  64                /* "Date: ...\r\nServer: conduitd\r\n" */
+#define HTTP_PEER_MAX       48                /* INET6_ADDRSTRLEN and some */
 
 /* Where a connection is in its request/response cycle. */
 enum http_conn_state {
@@ -43,31 +43,16 @@ enum http_conn_state {
     HTTP_CONN_CLOSED,  /* socket closed; kept only for an orphaned request */
 };
 
-/* One header line, as offsets relative to the request start in buf. */
-struct http_header {
-    uint32_t name_off;
-    uint32_t name_len;
-    uint32_t val_off;
-    uint32_t val_len;
-};
-
 struct http_conn;
 
 struct http_request {
     struct http_conn *conn;
-    enum http_method_id method; /* HTTP_M_OTHER until the method is known */
-    int parser_method;          /* enum http_method, or -1 when unknown */
-    const char *path_static;    /* the path when not in buf ("", "*", "/"), else NULL */
-    uint32_t path_off;          /* relative to req_start, when path_static is NULL */
-    uint32_t query_off;         /* relative to req_start, or HTTP_OFF_NONE */
-    uint32_t body_off;          /* relative to req_start */
+    uint32_t body_off; /* relative to req_start */
     uint32_t body_len;
     int route_id;
     int status;          /* the status answered (for on_done) */
     bool dispatched;     /* handed to on_request, not yet answered */
     bool orphaned;       /* the peer went away while dispatched */
-    bool keep_alive;     /* what the client asked for (parser's view) */
-    bool headers_ready;  /* header table complete and NUL-terminated */
     uint64_t t_start_ns; /* first byte of the request (monotonic) */
     char id[HTTP_REQUEST_ID_MAX + 1];
 };
@@ -76,6 +61,7 @@ struct http_server {
     struct event_base *base;
     int listen_fd; /* owned by the caller, never closed here */
     struct http_limits limits;
+    struct http_parse_limits parse_limits;
     struct http_callbacks cb;
     struct event *ev_accept;
     struct event *ev_backoff; /* re-enables accept after EMFILE and friends */
@@ -118,21 +104,9 @@ struct http_conn {
     size_t cap;
     size_t len;        /* bytes in buf */
     size_t req_start;  /* first byte of the current request */
-    size_t parsed;     /* bytes given to the parser (absolute) */
     size_t next_start; /* where the next request begins once this one is done */
     int saved_byte;    /* byte replaced by the body's NUL, or -1 */
-    http_parser parser;
-
-    /* parse state of the current request */
-    uint32_t url_off, url_len;
-    uint32_t rl_end;   /* where the header lines start; 0 = request line not done */
-    uint32_t head_len; /* request line + headers, set once the head is done */
-    int nhdr;
-    bool last_was_value;
-    bool head_done;
-    bool msg_done;
-    bool method_check; /* unknown method: deciding between 400 and 501 */
-    int err_status;    /* set by a parser callback to stop with this status */
+    struct http_parse parse;
 
     /* output */
     char *hbuf; /* formatted response head; kept across requests */
@@ -147,30 +121,19 @@ struct http_conn {
     struct http_header hdrs[]; /* limits.max_headers entries */
 };
 
-/* ---- http.c ---- */
-/* The response has been handed to the kernel (or the socket died). */
-void http_conn_response_done(struct http_conn *c, bool ok);
+/* ---- http_conn.c: one connection ---- */
+/* Set up a connection for an accepted socket. Returns 0 or -1 (fd closed). */
+int http_conn_new(struct http_server *s, int fd, const struct sockaddr_storage *ss);
 /* Close the socket at once (and free c unless a request is pending or busy). */
 void http_conn_close(struct http_conn *c);
 /* Free c if nothing on the stack uses it and no request is pending. */
 void http_conn_maybe_free(struct http_conn *c);
-/* Arm the connection's timer so that it fires no later than ms from now. */
-void http_conn_set_deadline(struct http_conn *c, int ms);
+/* The server drains: wind c down (see http_server_drain). */
+void http_conn_drain(struct http_conn *c, uint64_t now_ns);
+/* Answer c's dispatched request (the work of http_respond); owned is freed. */
+void http_conn_respond(struct http_conn *c, int status, const char *ctype, const char *body,
+                       size_t len, char *owned);
 /* Monotonic clock in nanoseconds. */
 uint64_t http_now_ns(void);
-
-/* ---- http_parse.c ---- */
-/* Parse buffered bytes and dispatch complete requests, one at a time. */
-void http_conn_process(struct http_conn *c);
-
-/* ---- http_response.c ---- */
-/* Answer the current request with a core-generated JSON error and close. */
-void http_conn_send_error(struct http_conn *c, int status);
-/* Continue writing a response after EV_WRITE. */
-void http_conn_on_writable(struct http_conn *c);
-/* Fill a request id: generated from the server's seed and counter. */
-void http_server_make_request_id(struct http_server *s, char *out);
-/* Free the response-side buffers of a connection. */
-void http_conn_free_output(struct http_conn *c);
 
 #endif

@@ -1,35 +1,60 @@
 /*
- * http_parse.c: request parsing for the HTTP/1.1 core. Feeds buffered bytes
- * to libhttp-parser, records the request line and headers as offsets into
- * the connection's buffer, applies the limits (414, 431, 413, 411, 501,
- * 505, 400), answers Expect: 100-continue, sizes the buffer for the body
- * and hands complete requests to the handler one at a time.
+ * http_parse.c: the request parser of the HTTP/1.1 core (http_parse.h).
+ * Pure: it reads and NUL-terminates bytes the caller owns and returns
+ * events; it does no I/O, keeps no connection state, allocates nothing and
+ * calls nothing of the connection module (http_conn.c drives it).
  *
- * Relies on libhttp-parser 2.9: the parser is paused in
- * on_headers_complete (so the head is finished between head and body) and
- * in on_message_complete (so pipelined requests wait their turn); data
- * callbacks arrive in pieces that are contiguous in our buffer, because
- * every read appends to it and nothing moves while a head is parsed
- * except by compaction, which offsets relative to req_start survive.
- * http_parser reports HTTP/2.0 or 1.2 as valid versions, so the version is
- * checked here once the request line is done; "HTTP/11.1" is a parser
- * error (HPE_INVALID_VERSION), also answered with 505.
+ * Relies on libhttp-parser 2.9 for the grammar: the parser is paused in
+ * on_headers_complete (so the head is checked between head and body) and
+ * in on_message_complete (so the caller takes one request at a time); data
+ * callbacks arrive in pieces contiguous in the caller's bytes, recorded as
+ * offsets from the request start. http_parser reports HTTP/2.0 or 1.2 as
+ * valid versions, so the version is checked here once the request line is
+ * done; "HTTP/11.1" is a parser error (HPE_INVALID_VERSION), also 505.
+ *
+ * RFC 9112 rules enforced (each answered with the status named and a
+ * close; the test in test/check_http.c that fails without it in brackets):
+ *  - 3.2: an HTTP/1.1 request without Host, any request with more than one
+ *    Host line, or a Host value that is not uri-host [":" port]: 400
+ *    [test_framing_host]. Absolute-form targets are accepted and their
+ *    authority wins: Host is then only checked, never used (3.2.2)
+ *    [test_framing_target_forms].
+ *  - 3.2: request-target forms: origin-form ("/..."), absolute-form
+ *    (scheme and authority required), asterisk-form only for OPTIONS;
+ *    authority-form and anything else: 400 [test_framing_target_forms].
+ *  - 3 / 2.3: method token (unknown token 501, garbage 400), single SP
+ *    separators, version HTTP/1.0 or 1.1 (else 505) [test_limits].
+ *  - 5.2: obs-fold (a line starting with SP or HTAB inside the head), also
+ *    after an empty value ("X-A:\r\n\tContent-Length: 5",
+ *    "Content-Length:\r\n 5"), which libhttp-parser takes for leading
+ *    whitespace: found on the raw bytes: 400 [test_framing_obs_fold].
+ *  - 2.2: whitespace between the request line and the first header line
+ *    (the same raw-byte rule) and a bare CR anywhere in the head: 400
+ *    [test_framing_bare_cr, test_framing_obs_fold].
+ *  - 5.1: whitespace between a field name and the colon, an empty name or
+ *    a non-token character in a name: 400 [test_framing_field_names].
+ *  - 5.5: NUL, CR, LF or other control characters (but HTAB) in a field
+ *    value, or NUL anywhere in the head: 400 [test_framing_field_values].
+ *  - 6.1 / 6.3: Content-Length together with Transfer-Encoding: 400
+ *    [test_framing_cl_te]; Transfer-Encoding in an HTTP/1.0 request, or
+ *    whose final coding is not chunked: 400; chunked (a body we do not
+ *    read): 411 [test_framing_cl_te, test_limits].
+ *  - 6.3: Content-Length that is not a single run of digits ("5, 5",
+ *    "+5", "", "0x5"), or repeated (equal or not): 400
+ *    [test_framing_content_length].
+ *  - Limits (not RFC MUSTs, the core's own): request line 414, header
+ *    bytes and count 431 [test_limits, test_limit_header_bytes].
  */
 #include "config.h"
 
-#include <errno.h>
 #include <http_parser.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
-#include "http.h"
-#include "http_internal.h"
-#include "log.h"
+#include "http_parse.h"
 
 #define HTTP_METHOD_TOKEN_MAX 32 /* longer "methods" are garbage (400) */
-#define HTTP_CONTINUE         "HTTP/1.1 100 Continue\r\n\r\n"
 
 /* Map http_parser's method to the methods we serve; others are OTHER (501). */
 static enum http_method_id http_method_map(unsigned m)
@@ -54,125 +79,114 @@ static enum http_method_id http_method_map(unsigned m)
     }
 }
 
-/* Check the HTTP version once the request line is done: 1.0 and 1.1 only. */
-static int http_conn_check_version(struct http_conn *c)
+/* Stop parsing with this status. */
+static int http_parse_fail(struct http_parse *p, int status)
 {
-    const http_parser *p = &c->parser;
-    if (p->http_major == 1 && (p->http_minor == 0 || p->http_minor == 1))
-        return 0;
-    c->err_status = 505;
+    p->status = status;
     return -1;
 }
 
-/* The request target, in pieces; the method is known at the first piece. */
-static int http_cb_url(http_parser *p, const char *at, size_t n)
+/* Check the HTTP version once the request line is done: 1.0 and 1.1 only. */
+static int http_parse_check_version(struct http_parse *p)
 {
-    struct http_conn *c = p->data;
-    uint32_t off = (uint32_t)(at - (c->buf + c->req_start));
+    const http_parser *hp = &p->parser;
+    if (hp->http_major == 1 && (hp->http_minor == 0 || hp->http_minor == 1))
+        return 0;
+    return http_parse_fail(p, 505);
+}
 
-    if (c->url_len == 0 && c->req.parser_method < 0) {
-        c->url_off = off;
-        c->req.parser_method = (int)p->method;
-        c->req.method = http_method_map(p->method);
-        if (c->req.method == HTTP_M_OTHER) {
-            c->err_status = 501;
-            return -1;
-        }
+/* The request target, in pieces; the method is known at the first piece. */
+static int http_cb_url(http_parser *hp, const char *at, size_t n)
+{
+    struct http_parse *p = hp->data;
+    uint32_t off = (uint32_t)(at - p->base);
+
+    if (p->url_len == 0 && p->parser_method < 0) {
+        p->url_off = off;
+        p->parser_method = (int)hp->method;
+        p->method = http_method_map(hp->method);
+        if (p->method == HTTP_M_OTHER)
+            return http_parse_fail(p, 501);
     }
-    c->url_len += (uint32_t)n;
-    if ((size_t)c->url_off + c->url_len > c->srv->limits.max_request_line) {
-        c->err_status = 414;
-        return -1;
-    }
+    p->url_len += (uint32_t)n;
+    if ((size_t)p->url_off + p->url_len > p->lim.max_request_line)
+        return http_parse_fail(p, 414);
     return 0;
 }
 
 /* A header name, in pieces; a name after a value starts a new header. */
-static int http_cb_header_field(http_parser *p, const char *at, size_t n)
+static int http_cb_header_field(http_parser *hp, const char *at, size_t n)
 {
-    struct http_conn *c = p->data;
-    const struct http_limits *lim = &c->srv->limits;
-    uint32_t off = (uint32_t)(at - (c->buf + c->req_start));
+    struct http_parse *p = hp->data;
+    uint32_t off = (uint32_t)(at - p->base);
     struct http_header *h;
 
-    if (c->rl_end == 0) {
-        c->rl_end = off;
-        if (off > lim->max_request_line + 2) {
-            c->err_status = 414;
-            return -1;
-        }
-        if (http_conn_check_version(c) < 0)
+    if (p->rl_end == 0) {
+        p->rl_end = off;
+        if (off > p->lim.max_request_line + 2)
+            return http_parse_fail(p, 414);
+        if (http_parse_check_version(p) < 0)
             return -1;
     }
-    if (c->nhdr == 0 || c->last_was_value) {
-        if (c->nhdr >= lim->max_headers) {
-            c->err_status = 431;
-            return -1;
-        }
-        h = &c->hdrs[c->nhdr++];
+    if (p->nhdr == 0 || p->last_was_value) {
+        if (p->nhdr >= p->lim.max_headers)
+            return http_parse_fail(p, 431);
+        h = &p->hdrs[p->nhdr++];
         h->name_off = off;
         h->name_len = (uint32_t)n;
         h->val_off = h->val_len = 0;
-        c->last_was_value = false;
+        p->last_was_value = false;
     } else {
-        h = &c->hdrs[c->nhdr - 1];
+        h = &p->hdrs[p->nhdr - 1];
         h->name_len += (uint32_t)n;
     }
     /* RFC 9112 5.1: no whitespace between the field name and the colon. */
-    if (memchr(at, ' ', n) != NULL || memchr(at, '\t', n) != NULL) {
-        c->err_status = 400;
-        return -1;
-    }
-    if ((size_t)(off + n - c->rl_end) > lim->max_header_bytes) {
-        c->err_status = 431;
-        return -1;
-    }
+    if (memchr(at, ' ', n) != NULL || memchr(at, '\t', n) != NULL)
+        return http_parse_fail(p, 400);
+    if ((size_t)(off + n - p->rl_end) > p->lim.max_header_bytes)
+        return http_parse_fail(p, 431);
     return 0;
 }
 
 /* A header value, in pieces; a piece that does not continue the previous
- * one is an obsolete line folding, which we reject (RFC 9112 5.2). */
-static int http_cb_header_value(http_parser *p, const char *at, size_t n)
+ * one is an obsolete line folding (RFC 9112 5.2). */
+static int http_cb_header_value(http_parser *hp, const char *at, size_t n)
 {
-    struct http_conn *c = p->data;
-    uint32_t off = (uint32_t)(at - (c->buf + c->req_start));
-    struct http_header *h = &c->hdrs[c->nhdr - 1];
+    struct http_parse *p = hp->data;
+    uint32_t off = (uint32_t)(at - p->base);
+    struct http_header *h = &p->hdrs[p->nhdr - 1];
 
-    if (!c->last_was_value) {
+    if (!p->last_was_value) {
         h->val_off = off;
         h->val_len = (uint32_t)n;
-        c->last_was_value = true;
+        p->last_was_value = true;
     } else if (off == h->val_off + h->val_len) {
         h->val_len += (uint32_t)n;
     } else {
-        c->err_status = 400;
-        return -1;
+        return http_parse_fail(p, 400);
     }
-    if ((size_t)(off + n - c->rl_end) > c->srv->limits.max_header_bytes) {
-        c->err_status = 431;
-        return -1;
-    }
+    if ((size_t)(off + n - p->rl_end) > p->lim.max_header_bytes)
+        return http_parse_fail(p, 431);
     return 0;
 }
 
-/* The head is complete: pause so that http_conn_finish_head runs between
- * the head and the body. */
-static int http_cb_headers_complete(http_parser *p)
+/* The head is complete: pause, so that the head is checked before the body. */
+static int http_cb_headers_complete(http_parser *hp)
 {
-    struct http_conn *c = p->data;
-    if (c->rl_end == 0 && http_conn_check_version(c) < 0)
+    struct http_parse *p = hp->data;
+    if (p->rl_end == 0 && http_parse_check_version(p) < 0)
         return -1;
-    c->head_done = true;
-    http_parser_pause(p, 1);
+    p->head_done = true;
+    http_parser_pause(hp, 1);
     return 0;
 }
 
 /* The message is complete: pause, so one request is handled at a time. */
-static int http_cb_message_complete(http_parser *p)
+static int http_cb_message_complete(http_parser *hp)
 {
-    struct http_conn *c = p->data;
-    c->msg_done = true;
-    http_parser_pause(p, 1);
+    struct http_parse *p = hp->data;
+    p->msg_done = true;
+    http_parser_pause(hp, 1);
     return 0;
 }
 
@@ -184,7 +198,7 @@ static const http_parser_settings http_parser_cbs = {
     .on_message_complete = http_cb_message_complete,
 };
 
-/* ---------------------------------------------------------- the request */
+/* ------------------------------------------------------------ checks */
 
 /* Is ch a tchar (RFC 9110 5.6.2)? */
 static bool http_is_tchar(unsigned char ch)
@@ -197,10 +211,10 @@ static bool http_is_tchar(unsigned char ch)
 /* http_parser rejects methods it does not know; a well-formed token
  * followed by a space is an unknown method (501), anything else is garbage
  * (400). Returns the status, or 0 while the token is still arriving. */
-static int http_conn_method_verdict(const struct http_conn *c)
+static int http_parse_method_verdict(const char *req, size_t avail)
 {
-    const unsigned char *p = (const unsigned char *)c->buf + c->req_start;
-    const unsigned char *end = (const unsigned char *)c->buf + c->len;
+    const unsigned char *p = (const unsigned char *)req;
+    const unsigned char *end = p + avail;
     size_t n = 0;
 
     while (p < end && (*p == '\r' || *p == '\n'))
@@ -219,7 +233,7 @@ static int http_conn_method_verdict(const struct http_conn *c)
 /* Is this X-Request-Id value one we echo (1..128 printable, no spaces or quotes)? */
 static bool http_request_id_ok(const char *v, size_t n)
 {
-    if (n == 0 || n > HTTP_REQUEST_ID_MAX)
+    if (n == 0 || n > HTTP_PARSE_ID_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)v[i];
@@ -229,13 +243,89 @@ static bool http_request_id_ok(const char *v, size_t n)
     return true;
 }
 
-/* Locate path and query in the request target (NUL-terminating in place). */
-static int http_conn_split_target(struct http_conn *c)
+/* RFC 9112 2.2, 5.2, 5.5 on the raw head: no NUL, no bare CR, and no line
+ * that starts with SP or HTAB (obs-fold, or whitespace after the request
+ * line). libhttp-parser reports a fold after an empty value as leading
+ * whitespace of that value, so only the bytes show it. */
+static bool http_parse_head_bytes_ok(const char *h, size_t n)
 {
-    struct http_request *r = &c->req;
-    char *base = c->buf + c->req_start;
-    char *u = base + c->url_off;
-    size_t n = c->url_len;
+    if (memchr(h, '\0', n) != NULL)
+        return false;
+    for (const char *cr = memchr(h, '\r', n); cr != NULL;
+         cr = memchr(cr + 1, '\r', n - (size_t)(cr + 1 - h)))
+        if ((size_t)(cr + 1 - h) >= n || cr[1] != '\n')
+            return false;
+    for (const char *lf = memchr(h, '\n', n); lf != NULL;
+         lf = memchr(lf + 1, '\n', n - (size_t)(lf + 1 - h)))
+        if ((size_t)(lf + 1 - h) < n && (lf[1] == ' ' || lf[1] == '\t'))
+            return false;
+    return true;
+}
+
+/* RFC 9110 5.5: a field value has no control characters but HTAB. */
+static bool http_parse_value_ok(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* A Content-Length value: one run of decimal digits (RFC 9110 8.6). */
+static bool http_parse_length_ok(const char *v, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+    return true;
+}
+
+/* A reg-name or IPv4 character of uri-host (RFC 3986 3.2.2). */
+static bool http_host_char(unsigned char ch)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    return ch != '\0' && strchr("-._~!$&'()*+,;=%", ch) != NULL;
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2); an empty value is allowed. */
+static bool http_parse_host_ok(const char *v, size_t n)
+{
+    size_t i = 0;
+    if (n > 0 && v[0] == '[') {
+        for (i = 1; i < n && v[i] != ']'; i++) {
+            unsigned char ch = (unsigned char)v[i];
+            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+                  (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.'))
+                return false;
+        }
+        if (i == n || i == 1)
+            return false;
+        i++;
+    } else {
+        while (i < n && http_host_char((unsigned char)v[i]))
+            i++;
+    }
+    if (i == n)
+        return true;
+    if (v[i] != ':')
+        return false;
+    for (i++; i < n; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+    return true;
+}
+
+/* Locate path and query in the request target (NUL-terminating in place)
+ * and check its form (RFC 9112 3.2). Returns 0 or -1 (400). */
+static int http_parse_split_target(struct http_parse *p)
+{
+    char *u = p->base + p->url_off;
+    size_t n = p->url_len;
     size_t path_off, path_len, q_off = 0, q_len = 0;
     bool has_q = false;
 
@@ -257,15 +347,24 @@ static int http_conn_split_target(struct http_conn *c)
             }
         }
     } else if (n == 1 && u[0] == '*') {
-        r->path_static = "*";
+        if (p->method != HTTP_M_OPTIONS)
+            return -1; /* asterisk-form is for OPTIONS only */
+        p->path_static = "*";
         return 0;
     } else {
         struct http_parser_url pu;
         http_parser_url_init(&pu);
         if (http_parser_parse_url(u, n, 0, &pu) != 0)
             return -1;
+        /* absolute-form: a scheme and an authority, or it is not a target */
+        if (!(pu.field_set & (1 << UF_SCHEMA)) || !(pu.field_set & (1 << UF_HOST)))
+            return -1;
         if (!(pu.field_set & (1 << UF_PATH))) {
-            r->path_static = "/";
+            p->path_static = "/";
+            if (pu.field_set & (1 << UF_QUERY)) {
+                u[pu.field_data[UF_QUERY].off + pu.field_data[UF_QUERY].len] = '\0';
+                p->query_off = p->url_off + pu.field_data[UF_QUERY].off;
+            }
             return 0;
         }
         path_off = pu.field_data[UF_PATH].off;
@@ -277,226 +376,192 @@ static int http_conn_split_target(struct http_conn *c)
         }
     }
     u[path_off + path_len] = '\0';
-    r->path_static = NULL;
-    r->path_off = c->url_off + (uint32_t)path_off;
+    p->path_static = NULL;
+    p->path_off = p->url_off + (uint32_t)path_off;
     if (has_q) {
         u[q_off + q_len] = '\0';
-        r->query_off = c->url_off + (uint32_t)q_off;
+        p->query_off = p->url_off + (uint32_t)q_off;
     }
     return 0;
 }
 
-/* Write "100 Continue" directly; it is tiny and the socket has room for it. */
-static int http_conn_send_continue(struct http_conn *c)
+/* Between head and body: terminate strings in place, apply the head
+ * limits and RFC 9112's framing rules, pick out X-Request-Id, Expect and
+ * the body length. Returns 0, or -1 with p->status set. */
+static int http_parse_finish_head(struct http_parse *p)
 {
-    ssize_t n = send(c->fd, HTTP_CONTINUE, sizeof HTTP_CONTINUE - 1, MSG_NOSIGNAL);
-    return n == (ssize_t)(sizeof HTTP_CONTINUE - 1) ? 0 : -1;
-}
-
-/* Between head and body: terminate strings in place, apply the header
- * limits, pick out X-Request-Id and Expect, size the buffer for the body.
- * Returns 0 to go on parsing, -1 when an error response was sent. */
-static int http_conn_finish_head(struct http_conn *c)
-{
-    struct http_server *s = c->srv;
-    struct http_request *r = &c->req;
-    const http_parser *p = &c->parser;
-    char *base = c->buf + c->req_start;
+    const http_parser *hp = &p->parser;
+    char *base = p->base;
+    int hosts = 0, lengths = 0, codings = 0;
     const char *expect = NULL;
-    int status = 0;
 
-    c->head_len = (uint32_t)(c->parsed + 1 - c->req_start);
-    if (c->rl_end == 0 && c->head_len > s->limits.max_request_line + 4)
-        status = 414;
-    else if (c->rl_end != 0 && c->head_len - c->rl_end > s->limits.max_header_bytes + 2)
-        status = 431;
+    p->head_len = (uint32_t)(p->parsed + 1);
+    if (p->rl_end == 0 && p->head_len > p->lim.max_request_line + 4)
+        return http_parse_fail(p, 414);
+    if (p->rl_end != 0 && p->head_len - p->rl_end > p->lim.max_header_bytes + 2)
+        return http_parse_fail(p, 431);
+    if (!http_parse_head_bytes_ok(base, p->head_len))
+        return http_parse_fail(p, 400);
 
-    base[c->url_off + c->url_len] = '\0';
-    for (int i = 0; i < c->nhdr; i++) {
-        struct http_header *h = &c->hdrs[i];
-        while (h->val_len > 0 && (base[h->val_off + h->val_len - 1] == ' ' ||
-                                  base[h->val_off + h->val_len - 1] == '\t'))
+    base[p->url_off + p->url_len] = '\0';
+    for (int i = 0; i < p->nhdr; i++) {
+        struct http_header *h = &p->hdrs[i];
+        const char *name = base + h->name_off;
+        const char *val = base + h->val_off;
+        while (h->val_len > 0 && (val[h->val_len - 1] == ' ' || val[h->val_len - 1] == '\t'))
             h->val_len--;
+        if (h->name_len == 0 || !http_parse_value_ok(val, h->val_len))
+            return http_parse_fail(p, 400);
+        for (uint32_t k = 0; k < h->name_len; k++)
+            if (!http_is_tchar((unsigned char)name[k]))
+                return http_parse_fail(p, 400);
         base[h->name_off + h->name_len] = '\0';
         if (h->val_len > 0)
             base[h->val_off + h->val_len] = '\0';
-        if (h->name_len == 12 && strcasecmp(base + h->name_off, "x-request-id") == 0) {
-            if (r->id[0] == '\0' && http_request_id_ok(base + h->val_off, h->val_len)) {
-                memcpy(r->id, base + h->val_off, h->val_len);
-                r->id[h->val_len] = '\0';
+        if (h->name_len == 4 && strcasecmp(name, "host") == 0) {
+            if (++hosts > 1 || !http_parse_host_ok(val, h->val_len))
+                return http_parse_fail(p, 400);
+        } else if (h->name_len == 14 && strcasecmp(name, "content-length") == 0) {
+            if (++lengths > 1 || !http_parse_length_ok(val, h->val_len))
+                return http_parse_fail(p, 400);
+        } else if (h->name_len == 17 && strcasecmp(name, "transfer-encoding") == 0) {
+            codings++;
+        } else if (h->name_len == 12 && strcasecmp(name, "x-request-id") == 0) {
+            if (p->id_len == 0 && http_request_id_ok(val, h->val_len)) {
+                p->id_off = h->val_off;
+                p->id_len = h->val_len;
             }
-        } else if (h->name_len == 6 && strcasecmp(base + h->name_off, "expect") == 0) {
-            expect = h->val_len > 0 ? base + h->val_off : "";
+        } else if (h->name_len == 6 && strcasecmp(name, "expect") == 0) {
+            expect = h->val_len > 0 ? val : "";
         }
     }
-    r->headers_ready = true;
-    if (r->id[0] == '\0')
-        http_server_make_request_id(s, r->id);
-    if (status == 0 && http_conn_split_target(c) < 0)
-        status = 400;
-
-    uint64_t cl = (p->flags & F_CONTENTLENGTH) ? p->content_length : 0;
-    bool continue_wanted = false;
-    if (status != 0) {
-        /* limit already exceeded */
-    } else if (p->flags & F_CHUNKED) {
-        status = 411;
-    } else if (cl > s->limits.max_body || cl >= UINT32_MAX) {
-        status = 413;
-    } else if (expect != NULL && p->http_minor == 1) {
-        if (strcasecmp(expect, "100-continue") != 0)
-            status = 417;
-        else
-            continue_wanted = true;
+    p->http11 = hp->http_minor == 1;
+    if (p->http11 && hosts == 0)
+        return http_parse_fail(p, 400);
+    if (http_parse_split_target(p) < 0)
+        return http_parse_fail(p, 400);
+    if (codings > 0) {
+        if (lengths > 0 || !p->http11 || !(hp->flags & F_CHUNKED))
+            return http_parse_fail(p, 400);
+        return http_parse_fail(p, 411);
     }
-    if (status != 0) {
-        http_conn_send_error(c, status);
-        return -1;
-    }
-    if (cl == 0)
-        return 0;
-
-    /* Room for the whole body plus its NUL, contiguous after the head. */
-    size_t need = c->head_len + (size_t)cl + 1;
-    if (c->req_start > 0 && c->req_start + need > c->cap) {
-        memmove(c->buf, c->buf + c->req_start, c->len - c->req_start);
-        c->len -= c->req_start;
-        c->parsed -= c->req_start;
-        c->req_start = 0;
-    }
-    if (c->req_start + need > c->cap) {
-        char *nb = realloc(c->buf, c->req_start + need);
-        if (nb == NULL) {
-            log_error("http body buffer allocation failed", "\"bytes\":%zu", need);
-            http_conn_send_error(c, 503);
-            return -1;
-        }
-        c->buf = nb;
-        c->cap = c->req_start + need;
-    }
-    r->body_off = c->head_len;
-    r->body_len = (uint32_t)cl;
-    c->state = HTTP_CONN_BODY;
-    if (c->len - c->req_start < c->head_len + cl) {
-        if (continue_wanted && http_conn_send_continue(c) < 0) {
-            http_conn_close(c);
-            return -1;
-        }
-        http_conn_set_deadline(c, s->limits.body_timeout_ms);
-    }
+    p->content_length = (hp->flags & F_CONTENTLENGTH) ? hp->content_length : 0;
+    if (expect != NULL && p->http11)
+        p->expect =
+            strcasecmp(expect, "100-continue") == 0 ? HTTP_EXPECT_CONTINUE : HTTP_EXPECT_UNKNOWN;
+    p->keep_alive = http_should_keep_alive(hp) != 0;
     return 0;
 }
 
-/* Hand the complete request to the handler. */
-static void http_conn_dispatch(struct http_conn *c)
+/* All bytes are parsed and the head is not complete: apply the limits to
+ * what has arrived so far (whitespace does not reach callbacks). */
+static int http_parse_check_partial(struct http_parse *p, size_t got)
 {
-    struct http_server *s = c->srv;
-    struct http_request *r = &c->req;
+    const struct http_parse_limits *lim = &p->lim;
+    size_t head_limit = lim->max_request_line + lim->max_header_bytes + 8;
 
-    c->next_start = c->parsed;
-    if (r->body_len > 0) {
-        /* NUL-terminate the body: borrow the next byte (restored before the
-         * next request is parsed) or, at the end of the data, leave a gap. */
-        size_t pos = c->parsed;
-        if (pos < c->len) {
-            c->saved_byte = (unsigned char)c->buf[pos];
-        } else {
-            c->len = pos + 1;
-            c->next_start = pos + 1;
-        }
-        c->buf[pos] = '\0';
-    }
-    r->keep_alive = http_should_keep_alive(&c->parser) != 0;
-    r->dispatched = true;
-    s->in_flight++;
-    c->state = HTTP_CONN_HANDLER;
-    c->deadline_ms = 0;
-    s->cb.on_request(r, s->cb.arg);
+    if (p->rl_end == 0 && got > lim->max_request_line + 2)
+        return http_parse_fail(p, 414);
+    if (p->rl_end != 0 && got - p->rl_end > lim->max_header_bytes + 2)
+        return http_parse_fail(p, 431);
+    if (got >= head_limit)
+        return http_parse_fail(p, p->rl_end == 0 ? 414 : 431);
+    return 0;
 }
 
-/* All buffered bytes are parsed and the head is not complete: apply the
- * limits to what has arrived so far (whitespace does not reach callbacks). */
-static void http_conn_check_partial(struct http_conn *c)
+/* Map a parser error to a status; 0 to wait for the rest of a method. */
+static int http_parse_error_status(struct http_parse *p, enum http_errno e, size_t avail)
 {
-    const struct http_limits *lim = &c->srv->limits;
-    size_t got = c->len - c->req_start;
-
-    if (c->state != HTTP_CONN_HEAD)
-        return;
-    if (c->rl_end == 0 && got > lim->max_request_line + 2)
-        http_conn_send_error(c, 414);
-    else if (c->rl_end != 0 && got - c->rl_end > lim->max_header_bytes + 2)
-        http_conn_send_error(c, 431);
-    else if (got >= c->srv->head_limit)
-        http_conn_send_error(c, c->rl_end == 0 ? 414 : 431);
-}
-
-/* Map a parser error to a status and answer it (or wait to decide). */
-static void http_conn_parse_error(struct http_conn *c, enum http_errno e)
-{
-    int status;
-
     switch (e) {
     case HPE_INVALID_METHOD:
-        c->method_check = true;
-        status = http_conn_method_verdict(c);
-        if (status == 0)
-            return; /* wait for the rest of the token */
-        break;
+        p->method_check = true;
+        return http_parse_method_verdict(p->base, avail);
     case HPE_INVALID_VERSION:
-        status = 505;
-        break;
+        return 505;
     case HPE_HEADER_OVERFLOW:
-        status = c->rl_end == 0 ? 414 : 431;
-        break;
+        return p->rl_end == 0 ? 414 : 431;
     default:
-        status = 400;
-        break;
+        return 400;
     }
-    http_conn_send_error(c, status);
 }
 
-/* Parse buffered bytes and dispatch complete requests, one at a time. */
-void http_conn_process(struct http_conn *c)
+void http_parse_init(struct http_parse *p, const struct http_parse_limits *lim,
+                     struct http_header *hdrs)
 {
-    if (c->in_process)
-        return;
-    c->in_process = true;
-    c->busy++;
-    while (!c->dead && (c->state == HTTP_CONN_HEAD || c->state == HTTP_CONN_BODY)) {
-        if (c->method_check) {
-            int status = http_conn_method_verdict(c);
-            if (status != 0)
-                http_conn_send_error(c, status);
-            break;
+    memset(p, 0, offsetof(struct http_parse, parser));
+    p->lim = *lim;
+    p->hdrs = hdrs;
+    p->method = HTTP_M_OTHER;
+    p->parser_method = -1;
+    p->path_static = "";
+    p->query_off = HTTP_PARSE_OFF_NONE;
+    http_parser_init(&p->parser, HTTP_REQUEST);
+    p->parser.data = p;
+    p->base = NULL;
+    p->parsed = 0;
+    p->url_off = p->url_len = p->rl_end = 0;
+    p->last_was_value = p->head_done = p->head_checked = p->msg_done = p->method_check = false;
+}
+
+enum http_parse_event http_parse_feed(struct http_parse *p, char *req, size_t avail)
+{
+    p->base = req;
+    for (;;) {
+        if (p->status != 0)
+            return HTTP_PARSE_ERROR;
+        if (p->method_check) {
+            p->status = http_parse_method_verdict(req, avail);
+            return p->status != 0 ? HTTP_PARSE_ERROR : HTTP_PARSE_MORE;
         }
-        if (c->parsed >= c->len) {
-            http_conn_check_partial(c);
-            if (c->peer_eof && (c->state == HTTP_CONN_HEAD || c->state == HTTP_CONN_BODY))
-                http_conn_close(c); /* the rest of this request will never come */
-            break;
+        if (p->head_done && !p->head_checked) {
+            p->head_checked = true;
+            if (http_parse_finish_head(p) < 0)
+                return HTTP_PARSE_ERROR;
+            return HTTP_PARSE_HEAD;
         }
-        size_t n = http_parser_execute(&c->parser, &http_parser_cbs, c->buf + c->parsed,
-                                       c->len - c->parsed);
-        c->parsed += n;
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (c->err_status != 0) {
-            http_conn_send_error(c, c->err_status);
-            break;
+        if (p->msg_done)
+            return HTTP_PARSE_DONE;
+        if (p->parsed >= avail) {
+            if (!p->head_done && http_parse_check_partial(p, avail) < 0)
+                return HTTP_PARSE_ERROR;
+            return HTTP_PARSE_MORE;
         }
+        size_t n =
+            http_parser_execute(&p->parser, &http_parser_cbs, req + p->parsed, avail - p->parsed);
+        p->parsed += n;
+        if (p->status != 0)
+            return HTTP_PARSE_ERROR;
+        enum http_errno e = HTTP_PARSER_ERRNO(&p->parser);
         if (e == HPE_PAUSED) {
-            http_parser_pause(&c->parser, 0);
-            if (c->msg_done) {
-                http_conn_dispatch(c);
-            } else if (c->head_done && c->head_len == 0) {
-                if (http_conn_finish_head(c) < 0)
-                    break;
-            }
+            http_parser_pause(&p->parser, 0);
         } else if (e != HPE_OK) {
-            http_conn_parse_error(c, e);
-            break;
+            p->status = http_parse_error_status(p, e, avail);
+            if (p->status == 0)
+                return HTTP_PARSE_MORE; /* the method token is still arriving */
+            return HTTP_PARSE_ERROR;
         }
     }
-    c->in_process = false;
-    c->busy--;
+}
+
+size_t http_parse_used(const struct http_parse *p)
+{
+    return p->parsed;
+}
+
+bool http_parse_in_request_line(const struct http_parse *p)
+{
+    return p->rl_end == 0;
+}
+
+const char *http_parse_header(const struct http_parse *p, const char *req, const char *name)
+{
+    if (!p->head_checked || p->status != 0)
+        return NULL;
+    size_t n = strlen(name);
+    for (int i = 0; i < p->nhdr; i++) {
+        const struct http_header *h = &p->hdrs[i];
+        if (h->name_len == n && strcasecmp(req + h->name_off, name) == 0)
+            return h->val_len > 0 ? req + h->val_off : "";
+    }
+    return NULL;
 }

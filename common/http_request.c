@@ -1,16 +1,22 @@
 /*
- * http_request.c: read-only accessors of struct http_request (and the route
- * label setter). Everything they return points into the connection's read
- * buffer, which http.c keeps pinned from dispatch until on_done returns.
+ * http_request.c: the request handle that handlers hold (http.h): read-only
+ * accessors, the route label, added response headers and http_respond.
+ * Everything the accessors return points into the connection's read
+ * buffer, which the connection (http_conn.c) keeps pinned from dispatch
+ * until on_done returns. Answering hands the response to the connection;
+ * header checks and layout come from the pure formatter (http_format.c).
  */
 #include "config.h"
 
 #include <http_parser.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "http.h"
+#include "http_format.h"
 #include "http_internal.h"
+#include "http_parse.h"
 
 /* Where the current request's bytes start in its connection's buffer. */
 static const char *http_request_base(const struct http_request *r)
@@ -21,42 +27,38 @@ static const char *http_request_base(const struct http_request *r)
 /* The method, as counted in metrics. */
 enum http_method_id http_request_method(const struct http_request *r)
 {
-    return r->method;
+    return r->conn->parse.method;
 }
 
 /* The method as sent ("-" when it was never parsed). */
 const char *http_request_method_name(const struct http_request *r)
 {
-    return r->parser_method >= 0 ? http_method_str((enum http_method)r->parser_method) : "-";
+    int m = r->conn->parse.parser_method;
+    return m >= 0 ? http_method_str((enum http_method)m) : "-";
 }
 
-/* The path, NUL-terminated in the read buffer. */
+/* The path, NUL-terminated in the read buffer ("" until the head is parsed). */
 const char *http_request_path(const struct http_request *r)
 {
-    return r->path_static != NULL ? r->path_static : http_request_base(r) + r->path_off;
+    const struct http_parse *p = &r->conn->parse;
+    if (!p->head_checked || p->status != 0)
+        return "";
+    return p->path_static != NULL ? p->path_static : http_request_base(r) + p->path_off;
 }
 
 /* The query string without '?', or "". */
 const char *http_request_query(const struct http_request *r)
 {
-    return r->query_off == HTTP_OFF_NONE ? "" : http_request_base(r) + r->query_off;
+    const struct http_parse *p = &r->conn->parse;
+    if (!p->head_checked || p->status != 0 || p->query_off == HTTP_PARSE_OFF_NONE)
+        return "";
+    return http_request_base(r) + p->query_off;
 }
 
-/* Linear scan: requests carry few headers and names are compared only when
- * the lengths match. The first of repeated headers wins. */
+/* A header value by name (the parser's table). */
 const char *http_request_header(const struct http_request *r, const char *name)
 {
-    if (!r->headers_ready)
-        return NULL;
-    const struct http_conn *c = r->conn;
-    const char *base = http_request_base(r);
-    size_t n = strlen(name);
-    for (int i = 0; i < c->nhdr; i++) {
-        const struct http_header *h = &c->hdrs[i];
-        if (h->name_len == n && strcasecmp(base + h->name_off, name) == 0)
-            return h->val_len > 0 ? base + h->val_off : "";
-    }
-    return NULL;
+    return http_parse_header(&r->conn->parse, http_request_base(r), name);
 }
 
 /* The same scan, keeping the last match: for headers that proxies append
@@ -120,4 +122,52 @@ void http_request_set_route(struct http_request *r, int route_id)
 int http_request_route(const struct http_request *r)
 {
     return r->route_id;
+}
+
+/* Queue a response header for the request's answer (validated, copied). */
+int http_response_header(struct http_request *r, const char *name, const char *value)
+{
+    struct http_conn *c = r->conn;
+    size_t nlen = strlen(name), vlen = strlen(value);
+
+    if (!r->dispatched || !http_format_header_ok(name, nlen, value, vlen))
+        return -1;
+    size_t need = c->xlen + nlen + 2 + vlen + 2;
+    if (need > c->xcap) {
+        size_t ncap = need * 2 > 256 ? need * 2 : 256;
+        char *nb = realloc(c->xbuf, ncap);
+        if (nb == NULL)
+            return -1;
+        c->xbuf = nb;
+        c->xcap = ncap;
+    }
+    char *end = http_format_header_line(c->xbuf + c->xlen, name, nlen, value, vlen);
+    c->xlen = (size_t)(end - c->xbuf);
+    return 0;
+}
+
+/* Shared by http_respond and http_respond_json_owned; owned is freed. */
+static int http_respond_common(struct http_request *r, int status, const char *ctype,
+                               const char *body, size_t len, char *owned)
+{
+    if (!r->dispatched) {
+        free(owned);
+        return -1;
+    }
+    r->dispatched = false;
+    http_conn_respond(r->conn, status, ctype, body, len, owned);
+    return 0;
+}
+
+/* Answer with a copied body. */
+int http_respond(struct http_request *r, int status, const char *content_type, const char *body,
+                 size_t len)
+{
+    return http_respond_common(r, status, content_type, body, len, NULL);
+}
+
+/* Answer with a JSON body whose malloc'ed buffer the core takes over. */
+int http_respond_json_owned(struct http_request *r, int status, char *body, size_t len)
+{
+    return http_respond_common(r, status, "application/json", body, len, body);
 }

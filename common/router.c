@@ -23,6 +23,11 @@
  *    a handler for the method wins; if none has, the result is
  *    ROUTER_BAD_METHOD with the id of the most specific template.
  *
+ *  - A route may carry its own request-body limit per method
+ *    (router_set_max_body); router_max_body() finds it for a path the way
+ *    router_match() finds the handler, without decoding parameters, so the
+ *    HTTP core can ask before the body is read.
+ *
  * The router is built before fork and only read afterwards; it holds no
  * pointers into anything else.
  */
@@ -49,6 +54,7 @@ struct route {
     unsigned score; /* literal segments, the leftmost weighing most */
     struct route_seg seg[ROUTER_MAX_SEGS];
     route_handler_fn fn[HTTP_M__COUNT];
+    size_t max_body[HTTP_M__COUNT]; /* body limit per method, 0 = the server's */
     char allowed[ROUTER_ALLOWED_MAX];
 };
 
@@ -289,18 +295,22 @@ static route_handler_fn router_handler(const struct route *rt, enum http_method_
     return method == HTTP_M_HEAD ? rt->fn[HTTP_M_GET] : NULL;
 }
 
-/* Find the most specific template for path and the handler for method. */
-enum router_result router_match(const struct router *r, enum http_method_id method,
-                                const char *path, route_handler_fn *fn, struct route_params *params,
-                                int *route_id)
-{
+/* A path split into its (still encoded) segments. */
+struct router_path {
+    int n;
     const char *seg[ROUTER_MAX_SEGS];
-    size_t seglen[ROUTER_MAX_SEGS];
-    int n = 0;
+    size_t len[ROUTER_MAX_SEGS];
+};
 
-    *fn = NULL;
-    *route_id = ROUTER_UNMATCHED;
-    params->count = 0;
+/* Find the most specific template matching path (*any) and the most
+ * specific one with a handler for method (*best, NULL if none). Returns
+ * ROUTER_FOUND when *any is set, else NOT_FOUND or BAD_PATH. */
+static enum router_result router_find(const struct router *r, enum http_method_id method,
+                                      const char *path, struct router_path *sp,
+                                      const struct route **best, const struct route **any)
+{
+    *best = *any = NULL;
+    sp->n = 0;
     if (path == NULL || path[0] != '/')
         return ROUTER_NOT_FOUND;
     if (!router_path_encoding_ok(path))
@@ -308,40 +318,53 @@ enum router_result router_match(const struct router *r, enum http_method_id meth
     if (path[1] != '\0') {
         const char *p = path + 1;
         for (;;) {
-            if (n == ROUTER_MAX_SEGS)
+            if (sp->n == ROUTER_MAX_SEGS)
                 return ROUTER_NOT_FOUND; /* deeper than any template */
             const char *slash = strchr(p, '/');
-            seg[n] = p;
-            seglen[n] = slash != NULL ? (size_t)(slash - p) : strlen(p);
-            n++;
+            sp->seg[sp->n] = p;
+            sp->len[sp->n] = slash != NULL ? (size_t)(slash - p) : strlen(p);
+            sp->n++;
             if (slash == NULL)
                 break;
             p = slash + 1;
         }
     }
-
-    const struct route *best_any = NULL, *best = NULL;
     for (int i = 0; i < r->count; i++) {
         const struct route *rt = &r->routes[i];
-        if (!router_route_matches(rt, n, seg, seglen))
+        if (!router_route_matches(rt, sp->n, sp->seg, sp->len))
             continue;
-        if (best_any == NULL || rt->score > best_any->score)
-            best_any = rt;
-        if (router_handler(rt, method) != NULL && (best == NULL || rt->score > best->score))
-            best = rt;
+        if (*any == NULL || rt->score > (*any)->score)
+            *any = rt;
+        if (router_handler(rt, method) != NULL && (*best == NULL || rt->score > (*best)->score))
+            *best = rt;
     }
+    return *any != NULL ? ROUTER_FOUND : ROUTER_NOT_FOUND;
+}
+
+/* Find the most specific template for path and the handler for method. */
+enum router_result router_match(const struct router *r, enum http_method_id method,
+                                const char *path, route_handler_fn *fn, struct route_params *params,
+                                int *route_id)
+{
+    struct router_path sp;
+    const struct route *best, *best_any;
+
+    *fn = NULL;
+    *route_id = ROUTER_UNMATCHED;
+    params->count = 0;
+    enum router_result res = router_find(r, method, path, &sp, &best, &best_any);
+    if (res != ROUTER_FOUND)
+        return res;
     if (best == NULL) {
-        if (best_any == NULL)
-            return ROUTER_NOT_FOUND;
         *route_id = (int)(best_any - r->routes) + 1;
         return ROUTER_BAD_METHOD;
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < sp.n; i++) {
         if (!best->seg[i].param)
             continue;
         int k = params->count;
         params->p[k].name = best->seg[i].text;
-        if (router_decode(seg[i], seglen[i], params->p[k].value) < 0) {
+        if (router_decode(sp.seg[i], sp.len[i], params->p[k].value) < 0) {
             params->count = 0;
             return ROUTER_BAD_PATH;
         }
@@ -350,6 +373,37 @@ enum router_result router_match(const struct router *r, enum http_method_id meth
     *fn = router_handler(best, method);
     *route_id = (int)(best - r->routes) + 1;
     return ROUTER_FOUND;
+}
+
+/* Give method + template (already added) a body limit of its own. */
+int router_set_max_body(struct router *r, enum http_method_id method, const char *tmpl,
+                        size_t max_body)
+{
+    if (r == NULL || tmpl == NULL || (int)method < 0 || method >= HTTP_M_OTHER)
+        return -1;
+    for (int i = 0; i < r->count; i++) {
+        struct route *rt = &r->routes[i];
+        if (strcmp(rt->label, tmpl) == 0 && rt->fn[method] != NULL) {
+            rt->max_body[method] = max_body;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The body limit of the route that method + path reach, 0 when it has none. */
+size_t router_max_body(const struct router *r, enum http_method_id method, const char *path)
+{
+    struct router_path sp;
+    const struct route *best, *any;
+
+    if ((int)method < 0 || method >= HTTP_M__COUNT)
+        return 0;
+    if (router_find(r, method, path, &sp, &best, &any) != ROUTER_FOUND || best == NULL)
+        return 0;
+    if (best->fn[method] == NULL)
+        return method == HTTP_M_HEAD ? best->max_body[HTTP_M_GET] : 0;
+    return best->max_body[method];
 }
 
 /* Ids in use, 0 (unmatched) included. */

@@ -59,6 +59,17 @@ enum router_result router_match(const struct router *r, enum http_method_id meth
                                 const char *path, route_handler_fn *fn, struct route_params *params,
                                 int *route_id);
 
+/* Give an added method + template its own request-body limit in bytes
+ * (login and registration need a few KB, not --max-body). Returns 0, or -1
+ * when that method is not routed on tmpl. */
+int router_set_max_body(struct router *r, enum http_method_id method, const char *tmpl,
+                        size_t max_body) __attribute__((warn_unused_result));
+
+/* The body limit of the route that method + path reach (as router_match
+ * would pick it, HEAD falling back to GET), or 0 when it has none of its
+ * own (or nothing matches). */
+size_t router_max_body(const struct router *r, enum http_method_id method, const char *path);
+
 /* Number of ids in use, including 0; and the label of an id. */
 int router_route_count(const struct router *r);
 const char *router_route_label(const struct router *r, int route_id);

@@ -373,7 +373,8 @@ int admin_start(struct supervisor *sv, char *errbuf, size_t errlen)
         .write_timeout_ms = s->write_timeout_ms,
         .accepts_per_wake = s->accepts_per_wake,
     };
-    struct http_callbacks cb = {admin_on_request, admin_on_done, NULL, sv};
+    struct http_callbacks cb = {
+        .on_request = admin_on_request, .on_done = admin_on_done, .on_conn = NULL, .arg = sv};
 
     sv->admin_router = router_new();
     if (sv->admin_router == NULL) {

@@ -462,11 +462,11 @@ START_TEST(test_keepalive)
     ck_assert_int_eq(g->ndone, 3);
 
     /* The owned-body variant and an unknown path on the same connection. */
-    roundtrip(c, "GET /owned HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /owned HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "{\"owned\":1}");
     assert_header(&r, "Content-Type", "application/json");
-    roundtrip(c, "GET /nope HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 404);
     ck_assert(strncmp(r.head, "HTTP/1.1 404 Not Found\r\n", 24) == 0);
     client_free(c);
@@ -497,7 +497,7 @@ START_TEST(test_connection_semantics)
 
     /* HTTP/1.1 with Connection: close. */
     c = client_new();
-    roundtrip(c, "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &r);
     assert_header(&r, "Connection", "close");
     ck_assert(client_sees_eof(c, 2000));
     client_free(c);
@@ -514,10 +514,10 @@ START_TEST(test_pipeline_order)
     struct resp r;
 
     /* The first is answered 60 ms later from a timer; the others at once. */
-    client_send(c, "GET /slow?1 HTTP/1.1\r\n\r\n"
-                   "GET /info?2 HTTP/1.1\r\nX-Test: two\r\n\r\n"
-                   "GET /slow?3 HTTP/1.1\r\n\r\n"
-                   "GET /info?4 HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /slow?1 HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /info?2 HTTP/1.1\r\nHost: t\r\nX-Test: two\r\n\r\n"
+                   "GET /slow?3 HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /info?4 HTTP/1.1\r\nHost: t\r\n\r\n");
     ck_assert_int_eq(client_response(c, &r, false, 3000), 0);
     ck_assert_str_eq(r.body, "1");
     /* the second request reached the handler only after the first was answered */
@@ -541,10 +541,10 @@ START_TEST(test_pipeline_bodies)
     struct resp r;
 
     /* Bodies NUL-terminated in place, both mid-buffer and at its end. */
-    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
-                   "PUT /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-                   "GET /info?z HTTP/1.1\r\n\r\n"
-                   "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\nlast");
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+                   "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+                   "GET /info?z HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nlast");
     ck_assert_int_eq(client_response(c, &r, false, 3000), 0);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(r.body, "hello");
@@ -557,7 +557,7 @@ START_TEST(test_pipeline_bodies)
     ck_assert_str_eq(r.body, "last");
 
     /* A body split over several writes. */
-    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234");
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234");
     pump(20);
     client_send(c, "56789");
     ck_assert_int_eq(client_response(c, &r, false, 3000), 0);
@@ -575,7 +575,7 @@ START_TEST(test_large_head_and_body)
 
     /* 6 KB of headers: the read buffer grows past its initial size. */
     char *req = malloc(16384);
-    strcpy(req, "GET /info?big HTTP/1.1\r\n");
+    strcpy(req, "GET /info?big HTTP/1.1\r\nHost: t\r\n");
     for (int i = 0; i < 6; i++) {
         strcat(req, "X-Pad: ");
         size_t l = strlen(req);
@@ -590,7 +590,7 @@ START_TEST(test_large_head_and_body)
     /* A 300 KB body (under max_body), sent in one go. */
     size_t blen = 300 * 1024;
     char *post = malloc(blen + 128);
-    int h = snprintf(post, 128, "POST /echo HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", blen);
+    int h = snprintf(post, 128, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", blen);
     memset(post + h, 'b', blen);
     client_send_n(c, post, (size_t)h + blen);
     /* the echo is larger than the client's buffer: count it as it comes */
@@ -610,7 +610,7 @@ START_TEST(test_large_head_and_body)
         c->len = 0;
     }
     ck_assert_uint_eq(got, blen);
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     free(req);
     free(post);
@@ -625,21 +625,21 @@ START_TEST(test_head)
     struct client *c = client_new();
     struct resp r;
 
-    roundtrip(c, "HEAD /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     assert_header(&r, "Content-Length", "11");
     ck_assert_uint_eq(c->len, 0); /* no body bytes followed */
     /* the connection is still in sync: the next response parses cleanly */
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "{\"ok\":true}");
     /* 204 carries neither body nor Content-Length */
-    client_send(c, "GET /nocontent HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /nocontent HTTP/1.1\r\nHost: t\r\n\r\n");
     ck_assert_int_eq(client_response(c, &r, true, 3000), 0);
     ck_assert_int_eq(r.status, 204);
     char v[64];
     ck_assert(!resp_header(&r, "Content-Length", v, sizeof v));
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     client_free(c);
     fx_stop();
@@ -652,7 +652,7 @@ START_TEST(test_expect_continue)
     struct client *c = client_new();
     struct resp r;
 
-    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     ck_assert_int_eq(client_response(c, &r, true, 3000), 0);
     ck_assert_int_eq(r.status, 100);
     ck_assert_str_eq(r.head, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -663,12 +663,12 @@ START_TEST(test_expect_continue)
     ck_assert_str_eq(r.body, "abcde");
 
     /* A body that is already there gets no 100 Continue. */
-    roundtrip(c, "POST /echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok", &r);
+    roundtrip(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok", &r);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(r.body, "ok");
 
     /* Too large: 413 at once, without waiting for the body. */
-    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 999999999\r\n"
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 999999999\r\n"
                    "Expect: 100-continue\r\n\r\n");
     ck_assert_int_eq(client_response(c, &r, false, 3000), 0);
     ck_assert_int_eq(r.status, 413);
@@ -679,7 +679,7 @@ START_TEST(test_expect_continue)
 
     /* An expectation we do not know: 417. */
     c = client_new();
-    roundtrip(c, "POST /echo HTTP/1.1\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\n", &r);
+    roundtrip(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 417);
     client_free(c);
     fx_stop();
@@ -715,10 +715,10 @@ START_TEST(test_limits)
     char big[4096];
 
     /* request line over 1024 */
-    snprintf(big, sizeof big, "GET /%01100d HTTP/1.1\r\n\r\n", 0);
+    snprintf(big, sizeof big, "GET /%01100d HTTP/1.1\r\nHost: t\r\n\r\n", 0);
     check_refused(big, 414, "request line too long");
     /* more than 16 headers */
-    strcpy(big, "GET /hello HTTP/1.1\r\n");
+    strcpy(big, "GET /hello HTTP/1.1\r\nHost: t\r\n");
     for (int i = 0; i < 17; i++)
         sprintf(big + strlen(big), "X-H%d: v\r\n", i);
     strcat(big, "\r\n");
@@ -727,30 +727,30 @@ START_TEST(test_limits)
     {
         struct client *c = client_new();
         struct resp r;
-        strcpy(big, "GET /hello HTTP/1.1\r\n");
-        for (int i = 0; i < 16; i++)
+        strcpy(big, "GET /hello HTTP/1.1\r\nHost: t\r\n"); /* Host and 15 more */
+        for (int i = 0; i < 15; i++)
             sprintf(big + strlen(big), "X-H%d: v\r\n", i);
         strcat(big, "\r\n");
         roundtrip(c, big, &r);
         ck_assert_int_eq(r.status, 200);
         client_free(c);
     }
-    check_refused("POST /echo HTTP/1.1\r\nContent-Length: 524289\r\n\r\n", 413,
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 524289\r\n\r\n", 413,
                   "request body too large");
     check_refused(
-        "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411,
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411,
         "chunked request bodies are not supported; send Content-Length");
     check_refused("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, "malformed request");
-    check_refused("GET / HTTP/1.1\r\nNo colon here\r\n\r\n", 400, "malformed request");
+    check_refused("GET / HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400, "malformed request");
     check_refused("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, "malformed request");
-    check_refused("GET / HTTP/1.1\r\nX-A: one\r\n  folded\r\n\r\n", 400, "malformed request");
-    check_refused("GET /a b HTTP/1.1\r\n\r\n", 400, "malformed request");
-    check_refused("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
+    check_refused("GET / HTTP/1.1\r\nHost: t\r\nX-A: one\r\n  folded\r\n\r\n", 400, "malformed request");
+    check_refused("GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", 400, "malformed request");
+    check_refused("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
                   "malformed request");
-    check_refused("FOO / HTTP/1.1\r\n\r\n", 501, "method not implemented");
-    check_refused("get / HTTP/1.1\r\n\r\n", 501, "method not implemented");
-    check_refused("TRACE / HTTP/1.1\r\n\r\n", 501, "method not implemented");
-    check_refused("CONNECT example.com:443 HTTP/1.1\r\n\r\n", 501, "method not implemented");
+    check_refused("FOO / HTTP/1.1\r\nHost: t\r\n\r\n", 501, "method not implemented");
+    check_refused("get / HTTP/1.1\r\nHost: t\r\n\r\n", 501, "method not implemented");
+    check_refused("TRACE / HTTP/1.1\r\nHost: t\r\n\r\n", 501, "method not implemented");
+    check_refused("CONNECT example.com:443 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "method not implemented");
     check_refused("GET / HTTP/2.0\r\n\r\n", 505, "HTTP version not supported");
     check_refused("GET / HTTP/1.2\r\n\r\n", 505, "HTTP version not supported");
     check_refused("GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505, "HTTP version not supported");
@@ -760,7 +760,7 @@ START_TEST(test_limits)
     /* the server keeps serving others */
     struct client *c = client_new();
     struct resp r;
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     client_free(c);
     fx_stop();
@@ -775,12 +775,12 @@ START_TEST(test_limit_header_bytes)
     char big[8192];
 
     /* one long header, sent whole */
-    snprintf(big, sizeof big, "GET /hello HTTP/1.1\r\nX-Long: %03000d\r\n\r\n", 7);
+    snprintf(big, sizeof big, "GET /hello HTTP/1.1\r\nHost: t\r\nX-Long: %03000d\r\n\r\n", 7);
     check_refused(big, 431, "request header fields too large");
     /* header bytes arriving in pieces without an end */
     struct client *c = client_new();
     struct resp r;
-    client_send(c, "GET /hello HTTP/1.1\r\n");
+    client_send(c, "GET /hello HTTP/1.1\r\nHost: t\r\n");
     for (int i = 0; i < 10; i++) {
         char line[400];
         snprintf(line, sizeof line, "X-%d: %0300d\r\n", i, i);
@@ -880,7 +880,7 @@ START_TEST(test_body_timeout)
     struct client *c = client_new();
     struct resp r;
 
-    client_send(c, "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc");
+    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
     ck_assert_int_eq(client_response(c, &r, false, 3000), 0);
     ck_assert_int_eq(r.status, 408);
     assert_header(&r, "Connection", "close");
@@ -900,7 +900,7 @@ START_TEST(test_idle_timeout)
     struct resp r;
     struct timespec t0;
 
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     ck_assert(client_sees_eof(c, 3000));
@@ -931,7 +931,7 @@ START_TEST(test_write_timeout)
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&sa, sizeof sa), 0);
 
-    client_send(c, "GET /big HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     /* the client never reads: the server gives up and closes */
     for (int i = 0; i < 100 && g->ndone == 0; i++)
         pump(20);
@@ -951,7 +951,7 @@ START_TEST(test_request_id)
     struct resp r;
     char v[256];
 
-    roundtrip(c, "GET /info HTTP/1.1\r\nX-Request-Id: abc-123_Z.9\r\n\r\n", &r);
+    roundtrip(c, "GET /info HTTP/1.1\r\nHost: t\r\nX-Request-Id: abc-123_Z.9\r\n\r\n", &r);
     assert_header(&r, "X-Request-Id", "abc-123_Z.9");
     ck_assert_ptr_nonnull(strstr(r.body, "|abc-123_Z.9|"));
 
@@ -959,7 +959,7 @@ START_TEST(test_request_id)
                          "X-Request-Id: \r\n", NULL};
     for (int i = 0; bad[i] != NULL; i++) {
         char req[512];
-        snprintf(req, sizeof req, "GET /info HTTP/1.1\r\n%s\r\n", bad[i]);
+        snprintf(req, sizeof req, "GET /info HTTP/1.1\r\nHost: t\r\n%s\r\n", bad[i]);
         roundtrip(c, req, &r);
         ck_assert(resp_header(&r, "X-Request-Id", v, sizeof v));
         ck_assert_msg(is_hex16(v), "id %s for %s", v, bad[i]);
@@ -972,11 +972,11 @@ START_TEST(test_request_id)
     char req[512], id[130];
     memset(id, 'a', 128);
     id[128] = '\0';
-    snprintf(req, sizeof req, "GET /hello HTTP/1.1\r\nX-Request-Id: %s\r\n\r\n", id);
+    snprintf(req, sizeof req, "GET /hello HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\n\r\n", id);
     roundtrip(c, req, &r);
     assert_header(&r, "X-Request-Id", id);
     strcat(id, "b");
-    snprintf(req, sizeof req, "GET /hello HTTP/1.1\r\nX-Request-Id: %s\r\n\r\n", id);
+    snprintf(req, sizeof req, "GET /hello HTTP/1.1\r\nHost: t\r\nX-Request-Id: %s\r\n\r\n", id);
     roundtrip(c, req, &r);
     ck_assert(resp_header(&r, "X-Request-Id", v, sizeof v));
     ck_assert(is_hex16(v));
@@ -992,7 +992,7 @@ START_TEST(test_accessors)
     struct resp r;
 
     roundtrip(c,
-              "PATCH /info?a=1&b=%20 HTTP/1.1\r\nX-Test:   spaced value  \r\n"
+              "PATCH /info?a=1&b=%20 HTTP/1.1\r\nHost: t\r\nX-Test:   spaced value  \r\n"
               "Content-Length: 4\r\n\r\nbody",
               &r);
     ck_assert_int_eq(r.status, 200);
@@ -1004,23 +1004,23 @@ START_TEST(test_accessors)
     ck_assert_str_eq(r.body + strlen(r.body) - strlen(tail), tail);
 
     /* absolute-form target and a fragment */
-    roundtrip(c, "GET http://example.com/info?x=1 HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET http://example.com/info?x=1 HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert(strncmp(r.body, "GET|/info|x=1|", 14) == 0);
-    roundtrip(c, "DELETE /info#frag HTTP/1.1\r\nX-Test:\r\n\r\n", &r);
+    roundtrip(c, "DELETE /info#frag HTTP/1.1\r\nHost: t\r\nX-Test:\r\n\r\n", &r);
     ck_assert_msg(strncmp(r.body, "DELETE|/info||||", 16) == 0, "%s", r.body);
-    roundtrip(c, "OPTIONS * HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 404);
 
     /* added headers, refused ones, and a second respond() */
-    roundtrip(c, "GET /headers HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /headers HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     assert_header(&r, "X-Custom", "v1");
     assert_header(&r, "Access-Control-Allow-Origin", "*");
     char v[64];
     ck_assert(!resp_header(&r, "Injected", v, sizeof v));
-    roundtrip(c, "GET /twice HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /twice HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_str_eq(r.body, "1");
     ck_assert_int_eq(g->respond_twice_rc, -1);
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     client_free(c);
     fx_stop();
@@ -1032,7 +1032,7 @@ START_TEST(test_orphan)
     fx_start(default_limits());
     struct client *c = client_new();
 
-    client_send(c, "GET /hold?o HTTP/1.1\r\nX-Test: kept\r\n\r\n");
+    client_send(c, "GET /hold?o HTTP/1.1\r\nHost: t\r\nX-Test: kept\r\n\r\n");
     for (int i = 0; i < 100 && g->nheld == 0; i++)
         pump(10);
     ck_assert_int_eq(g->nheld, 1);
@@ -1064,7 +1064,7 @@ START_TEST(test_orphan_reset)
     fx_start(default_limits());
     struct client *c = client_new();
 
-    client_send(c, "GET /hold HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
     for (int i = 0; i < 100 && g->nheld == 0; i++)
         pump(10);
     ck_assert_int_eq(g->nheld, 1);
@@ -1090,7 +1090,7 @@ START_TEST(test_half_close)
 
     /* A client that shuts its side after the request still gets the answer. */
     struct client *c = client_new();
-    client_send(c, "GET /hold HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\nGET /hel");
+    client_send(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hel");
     ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
     for (int i = 0; i < 100 && !(g->nheld == 1 && http_request_orphaned(g->held[0])); i++)
         pump(10);
@@ -1123,7 +1123,7 @@ START_TEST(test_free_with_pending)
     fx_start(default_limits());
     struct client *c = client_new();
 
-    client_send(c, "GET /hold HTTP/1.1\r\n\r\n");
+    client_send(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
     for (int i = 0; i < 100 && g->nheld == 0; i++)
         pump(10);
     ck_assert_int_eq(g->nheld, 1);
@@ -1147,11 +1147,11 @@ START_TEST(test_drain)
     struct resp r;
 
     struct client *idle = client_new();
-    roundtrip(idle, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(idle, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     struct client *busy = client_new();
-    client_send(busy, "GET /hold HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n");
+    client_send(busy, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     struct client *partial = client_new();
-    client_send(partial, "GET /hello HTTP/1.1\r\n");
+    client_send(partial, "GET /hello HTTP/1.1\r\nHost: t\r\n");
     for (int i = 0; i < 100 && (g->nheld == 0 || http_server_connections(g->srv) < 3); i++)
         pump(10);
     ck_assert_int_eq(g->nheld, 1);
@@ -1212,7 +1212,7 @@ START_TEST(test_drain_idle_request)
     fx_start(default_limits());
     struct resp r;
     struct client *c = client_new();
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     assert_header(&r, "Connection", "keep-alive");
     c->len = 0;
@@ -1220,7 +1220,7 @@ START_TEST(test_drain_idle_request)
     http_server_drain(g->srv);
     pump(100);
     ck_assert_uint_eq(http_server_connections(g->srv), 1);
-    roundtrip(c, "GET /hello?after HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello?after HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(r.body, "{\"ok\":true}");
     assert_header(&r, "Connection", "close");
@@ -1257,7 +1257,7 @@ START_TEST(test_drain_fresh_connection)
     http_server_drain(g->srv);
     pump(100);
     ck_assert_uint_eq(http_server_connections(g->srv), 2);
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     assert_header(&r, "Connection", "close");
     ck_assert(client_sees_eof(c, 2000));
@@ -1306,7 +1306,7 @@ START_TEST(test_pause_accept)
     ck_assert_uint_eq(http_server_connections(g->srv), 0);
     ck_assert_int_eq(http_server_pause_accept(g->srv, false), 0);
     struct resp r;
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     client_free(c);
     fx_stop();
@@ -1330,7 +1330,7 @@ START_TEST(test_emfile)
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
     /* accepting resumes after the pause */
     struct resp r;
-    roundtrip(c, "GET /hello HTTP/1.1\r\n\r\n", &r);
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     ck_assert_int_eq(r.status, 200);
     client_free(c);
     fx_stop();

@@ -135,6 +135,15 @@ static void worker_on_request(struct http_request *req, void *arg)
     worker_publish_in_flight(w);
 }
 
+/* A head declaring a body is complete: the route's own body limit (0 for
+ * --max-body), so the core answers 413 before reading the body. Only
+ * requests with a body pay for this match. */
+static size_t worker_body_limit(const struct http_request *req, void *arg)
+{
+    struct worker *w = arg;
+    return router_max_body(w->router, http_request_method(req), http_request_path(req));
+}
+
 /* Served max-requests: ask the supervisor, once, for a replacement (it
  * retires us gracefully once the replacement is ready). */
 static void worker_ask_recycle(struct worker *w)
@@ -349,7 +358,11 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
     struct timeval hb = {hb_ms / 1000, (hb_ms % 1000) * 1000};
     struct http_limits limits;
     struct api_host host;
-    struct http_callbacks cb = {worker_on_request, worker_on_done, worker_on_conn, w};
+    struct http_callbacks cb = {.on_request = worker_on_request,
+                                .on_done = worker_on_done,
+                                .on_conn = worker_on_conn,
+                                .arg = w,
+                                .body_limit = worker_body_limit};
     sigset_t none;
     const struct settings *s = w->settings;
 
