@@ -11,8 +11,15 @@
  * the kernel wakes the other workers for the next connections; a 2 ms timer
  * resumes once the share allows, or after ADMISSION_HOLD_MAX_MS when
  * connections still wait in the queue (the listening socket's TCP_INFO
- * tcpi_unacked) and nobody took them: then this worker accepts until the
- * queue is empty. Keep-alive traffic makes no accept and costs nothing.
+ * tcpi_unacked) and nobody took them: then this worker accepts as many as
+ * were waiting, and holds again. Keep-alive traffic makes no accept and costs nothing.
+ *
+ * Ceiling: at --max-connections the worker holds the same way, so that
+ * workers below theirs take the connections; if nobody has for
+ * ADMISSION_HOLD_MAX_MS it accepts them anyway and answers each request
+ * on a connection above the ceiling 503 + Retry-After with
+ * Connection: close: the client is told at once instead of waiting in the
+ * kernel's queue.
  *
  * Refusals: 503 {"errors":{"server":["overloaded"]}} with Retry-After: 1,
  * written by the HTTP core from the event loop. A held refusal waits in a
@@ -57,7 +64,7 @@ struct admission {
     int shed_delay_ms;
     int64_t live_age_ms; /* a heartbeat older than this: not live */
     bool holding;        /* accepting paused by us */
-    bool overflow;       /* nobody else took waiting connections: accept them all */
+    int overflow;        /* connections nobody else took: accept this many regardless */
     bool draining;
     int64_t hold_since_ms;
     struct event *ev_hold;
@@ -107,12 +114,15 @@ static bool admission_over_share(const struct admission *a)
     return (mine + 1) * live > total + live;
 }
 
-/* True when accepting one more is refused by the ceiling or the share. */
+/* True when accepting one more is refused by the ceiling or the share
+ * (neither applies in overflow: nobody else takes what waits). */
 static bool admission_should_hold(const struct admission *a)
 {
+    if (a->overflow > 0)
+        return false;
     if (http_server_connections(a->http) >= (size_t)a->max_connections)
         return true;
-    return !a->overflow && admission_over_share(a);
+    return admission_over_share(a);
 }
 
 /* Pause or resume accepting. */
@@ -143,27 +153,22 @@ static void admission_on_hold_tick(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (a->overflow && admission_queue_depth(a->listen_fd) == 0)
-        a->overflow = false;
-    if (!a->holding) {
-        if (!a->overflow && event_del(a->ev_hold) != 0)
-            log_error("admission: cannot stop the hold timer", "");
+    if (!a->holding)
         return;
-    }
-    if (http_server_connections(a->http) >= (size_t)a->max_connections)
-        return; /* the ceiling holds whatever waits */
-    if (!admission_over_share(a)) {
+    if (!admission_should_hold(a)) {
         admission_set_hold(a, false);
         return;
     }
-    if (proc_mono_ms() - a->hold_since_ms >= ADMISSION_HOLD_MAX_MS &&
-        admission_queue_depth(a->listen_fd) > 0) {
-        /* Nobody else took them: take them ourselves until the queue is
-         * empty; the tick (kept running) ends the overflow. */
-        a->overflow = true;
-        if (http_server_pause_accept(a->http, false) != 0)
-            log_error("admission: cannot resume accepting", "");
-        a->holding = false;
+    if (proc_mono_ms() - a->hold_since_ms >= ADMISSION_HOLD_MAX_MS) {
+        /* Nobody else took what waits now: take that many ourselves,
+         * then hold again (admission_on_accept). */
+        int64_t waiting = admission_queue_depth(a->listen_fd);
+        if (waiting > 0) {
+            a->overflow = waiting > INT32_MAX ? INT32_MAX : (int)waiting;
+            admission_set_hold(a, false);
+        } else {
+            a->hold_since_ms = proc_mono_ms();
+        }
     }
 }
 
@@ -201,7 +206,11 @@ void admission_attach(struct admission *a, struct http_server *http, int listen_
 
 void admission_on_accept(struct admission *a)
 {
-    if (a != NULL && a->http != NULL && !a->draining && admission_should_hold(a))
+    if (a == NULL || a->http == NULL || a->draining)
+        return;
+    if (a->overflow > 0)
+        a->overflow--;
+    if (admission_should_hold(a))
         admission_set_hold(a, true);
 }
 

@@ -9,10 +9,11 @@
  *   others take the next connections from the one shared queue; it takes
  *   them itself when nobody does (the others stopped or busy) for
  *   ADMISSION_HOLD_MAX_MS.
- * - --max-connections: at the ceiling the worker stops accepting (the
- *   others, or the kernel's queue, take the connections); a request on a
- *   connection above it (a burst can overshoot by the accepts of one
- *   wake-up) is answered 503 + Retry-After with Connection: close.
+ * - --max-connections: at the ceiling the worker stops accepting so that
+ *   the others take the connections; when none does within
+ *   ADMISSION_HOLD_MAX_MS it accepts them and answers each request on a
+ *   connection above the ceiling 503 + Retry-After with Connection: close
+ *   (a graceful close: the client reads the answer, no reset).
  * - --max-in-flight: a request arriving while the worker already has that
  *   many with their handlers is answered 503 + Retry-After from the event
  *   loop, without routing it or touching PostgreSQL or Redis.
@@ -37,7 +38,7 @@ struct event_base;
 struct admission;
 
 #define ADMISSION_HOLD_TICK_MS 2  /* re-check a held accept this often */
-#define ADMISSION_HOLD_MAX_MS  10 /* take waiting connections if nobody else did by then */
+#define ADMISSION_HOLD_MAX_MS  25 /* take waiting connections if nobody else did by then */
 
 /* Admission for the worker in sb->slots[slot_index], with the settings'
  * ceilings; heartbeat_ms is the workers' heartbeat period (a worker
