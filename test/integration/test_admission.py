@@ -15,6 +15,9 @@
   that arrive together are partly answered 503 + Retry-After with the
   overloaded body before any database work, counted as reason "in_flight";
   the others are served.
+- --db-queue-timeout-ms: a query that waited longer for a database
+  connection is answered 503 + Retry-After unsent (reason "db_queue"), and
+  every query's wait lands in conduitd_db_queue_wait_seconds.
 - --shed-delay-ms holds a refusal's answer for the delay.
 """
 
@@ -101,7 +104,7 @@ def test_connection_ceiling_closes_gracefully():
         closed = sum(1 for s in refused_socks if support.closed_by_peer(s, 2))
         assert closed == 4, closed
         assert shed(srv, "connections") == 4
-        assert shed(srv, "in_flight") == 0
+        assert shed(srv, "in_flight") == 0, shed(srv, "in_flight")
         for s in socks:
             s.close()
 
@@ -157,6 +160,40 @@ def test_in_flight_budget_refuses_before_work():
                 == statuses.count(404)), (after, statuses)
 
 
+def test_db_queue_timeout_sheds_stale_waits():
+    if not os.environ.get("DATABASE_URL"):
+        print("skipped: no DATABASE_URL (script/test starts PostgreSQL)")
+        return
+    migrate()
+    # One connection, one query at a time: 64 requests at once queue up; a
+    # wait over 1 ms is shed before the query is sent.
+    with harness.Server(workers=1, with_services=True,
+                        args=["--access-log", "off", "--cache-ttl", "0", "--db-pool", "1",
+                              "--db-queue-timeout-ms", "1"]) as srv:
+        srv.wait_ready()
+        support.wait_for(lambda: srv.get("/api/articles/no-such-article").status == 404, 10,
+                         what="the database")
+        before, _ = support.parse_metrics(srv.metrics_text())
+        shed_before = shed(srv, "db_queue")  # the probes above may have been shed
+        answers = article_requests(srv.port, 64, "no-such-article")
+        statuses = [a[0] for a in answers]
+        print("404: %d, 503: %d" % (statuses.count(404), statuses.count(503)))
+        refused = [a for a in answers if a[0] == 503]
+        assert refused and statuses.count(404) >= 1, statuses
+        for status, headers, body in refused:
+            assert headers.get("retry-after") == "1" and b"overloaded" in body, (headers, body)
+        after, _ = support.parse_metrics(srv.metrics_text())
+        assert shed(srv, "db_queue") - shed_before == len(refused), (shed(srv, "db_queue"),
+                                                                     shed_before, len(refused))
+        assert shed(srv, "in_flight") == 0, shed(srv, "in_flight")
+        sent = (after["conduitd_db_query_duration_seconds_count"]
+                - before["conduitd_db_query_duration_seconds_count"])
+        assert sent == statuses.count(404), (sent, statuses)
+        waits = (after["conduitd_db_queue_wait_seconds_count"]
+                 - before["conduitd_db_queue_wait_seconds_count"])
+        assert waits == 64, waits
+
+
 def test_shed_delay_holds_the_refusal():
     with harness.Server(workers=1, args=["--access-log", "off", "--max-connections", "1",
                                          "--shed-delay-ms", "300"]) as srv:
@@ -180,4 +217,5 @@ def test_shed_delay_holds_the_refusal():
 if __name__ == "__main__":
     harness.run_tests([test_burst_spreads_over_workers, test_connection_ceiling_closes_gracefully,
                        test_in_flight_budget_refuses_before_work,
+                       test_db_queue_timeout_sheds_stale_waits,
                        test_shed_delay_holds_the_refusal])
