@@ -209,6 +209,7 @@ struct api *api_start(const struct api_host *host, char *errbuf, size_t errlen)
             .size = s->db_pool > 0 ? s->db_pool : 1,
             .statement_timeout_ms = s->statement_timeout_ms,
             .queue_max = API_DB_QUEUE_MAX,
+            .queue_timeout_ms = s->db_queue_timeout_ms,
             .pipeline_depth = API_DB_PIPELINE_DEPTH,
             .stmts = api->stmts,
             .nstmts = Q__COUNT,

@@ -183,7 +183,9 @@ void api_respond_error(struct api_req *r, int status, const char *field, const c
 /* 503 {"errors":{"database":["unavailable"]}} with Retry-After. */
 void api_respond_db_unavailable(struct api_req *r);
 /* Answer a database callback's failure: 503 for DB_UNAVAILABLE and unknown
- * SQL errors, 401 for a token whose user no longer exists (FK violation). */
+ * SQL errors, 503 {"errors":{"server":["overloaded"]}} for DB_OVERLOADED
+ * (shed by the queue timeout; both with Retry-After), 401 for a token whose user no longer exists
+ * (FK violation). */
 void api_respond_db_failure(struct api_req *r, enum db_status st, const PGresult *res);
 
 /* Field errors collected before answering 422 (or 409). */

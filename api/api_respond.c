@@ -150,6 +150,9 @@ void api_respond_db_failure(struct api_req *r, enum db_status st, const PGresult
 
     if (st == DB_UNAVAILABLE) {
         api_respond_db_unavailable(r);
+    } else if (st == DB_OVERLOADED) {
+        /* Shed by the pool's queue timeout before any work was done. */
+        api_respond_error(r, 503, "server", "overloaded");
     } else if (strcmp(state, "23503") == 0) {
         /* A row referenced by the write vanished meanwhile (a concurrent
          * delete): name what is gone. A missing viewer means the token's

@@ -179,6 +179,14 @@ size_t http_server_in_flight(const struct http_server *s)
     return s->in_flight;
 }
 
+/* Admission hook: close the request's connection once its response is
+ * written (the response says Connection: close). */
+void http_request_close_after(struct http_request *r)
+{
+    if (r != NULL && r->conn != NULL)
+        r->conn->close_after = true;
+}
+
 /* Close every connection and free the server; pending requests become orphans. */
 void http_server_free(struct http_server *s)
 {

@@ -166,6 +166,10 @@ const char *http_request_peer(const struct http_request *r);
 /* True when the client has gone away while the response was pending. */
 bool http_request_orphaned(const struct http_request *r);
 
+/* Answer this request with Connection: close and close the connection
+ * after it (admission control's graceful close). Before http_respond. */
+void http_request_close_after(struct http_request *r);
+
 /* The route label for metrics (an index into the caller's route table). */
 void http_request_set_route(struct http_request *r, int route_id);
 int http_request_route(const struct http_request *r);

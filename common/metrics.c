@@ -43,6 +43,12 @@ static const char *const metrics_reason_names[SB_RESTART__COUNT] = {
     "crash", "signal", "hung", "config", "recycle", "exit",
 };
 
+static const char *const metrics_shed_names[SB_SHED__COUNT] = {
+    "in_flight",
+    "connections",
+    "db_queue",
+};
+
 static const char *const metrics_dep_names[SB_DEP__COUNT] = {"postgres", "redis"};
 
 /* Append printf-formatted text. */
@@ -278,6 +284,10 @@ static void metrics_dependencies(struct mbuf *b, const struct scoreboard *sb,
     mbuf_family(b, "conduitd_db_query_duration_seconds", "histogram", "PostgreSQL query latency.");
     metrics_histogram_full(b, "conduitd_db_query_duration_seconds", "", c->db_query_bucket,
                            c->db_query_count, c->db_query_sum_us);
+    mbuf_family(b, "conduitd_db_queue_wait_seconds", "histogram",
+                "Time queries waited for a PostgreSQL connection (0 when one was free).");
+    metrics_histogram_full(b, "conduitd_db_queue_wait_seconds", "", c->db_wait_bucket,
+                           c->db_wait_count, c->db_wait_sum_us);
     mbuf_family(b, "conduitd_db_errors_total", "counter",
                 "Failed PostgreSQL queries and connection attempts.");
     mbuf_printf(b, "conduitd_db_errors_total %llu\n", (unsigned long long)c->db_errors);
@@ -316,6 +326,11 @@ static void metrics_dependencies(struct mbuf *b, const struct scoreboard *sb,
                 "Rate-limit checks let through unchecked because Redis was down or failed.");
     mbuf_printf(b, "conduitd_rate_limit_fail_open_total %llu\n",
                 (unsigned long long)c->rate_limit_fail_open);
+    mbuf_family(b, "conduitd_requests_shed_total", "counter",
+                "Requests refused by admission control (503 + Retry-After), by reason.");
+    for (int r = 0; r < SB_SHED__COUNT; r++)
+        mbuf_printf(b, "conduitd_requests_shed_total{reason=\"%s\"} %llu\n", metrics_shed_names[r],
+                    (unsigned long long)c->shed[r]);
 }
 
 char *metrics_render(const struct scoreboard *sb, const struct metrics_extra *x, size_t *len)

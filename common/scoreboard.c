@@ -205,6 +205,20 @@ void sb_record_query(struct sb_slot *slot, double seconds, bool failed)
         sb_inc(&c->db_errors, 1);
 }
 
+void sb_record_db_wait(struct sb_slot *slot, double seconds)
+{
+    struct sb_counters *c = &slot->c;
+    int b;
+
+    if (seconds < 0)
+        seconds = 0;
+    b = sb_bucket_index(seconds);
+    if (b < SB_BUCKETS)
+        sb_inc(&c->db_wait_bucket[b], 1);
+    sb_inc(&c->db_wait_count, 1);
+    sb_inc(&c->db_wait_sum_us, (uint64_t)(seconds * 1e6 + 0.5));
+}
+
 void sb_add(volatile int64_t *gauge, int64_t delta)
 {
     __atomic_fetch_add(gauge, delta, __ATOMIC_RELAXED);

@@ -60,6 +60,15 @@ enum sb_restart_reason {
     SB_RESTART__COUNT
 };
 
+/* Why a request was shed (answered 503 + Retry-After, or its connection
+ * closed, without its handler's work): conduitd_requests_shed_total{reason}. */
+enum sb_shed_reason {
+    SB_SHED_IN_FLIGHT,   /* the worker had --max-in-flight requests already */
+    SB_SHED_CONNECTIONS, /* the worker was over --max-connections: 503 and close */
+    SB_SHED_DB_QUEUE,    /* waited longer than --db-queue-timeout-ms for a database connection */
+    SB_SHED__COUNT
+};
+
 /* Dependencies reported by conduitd_dependency_up{dependency}. */
 enum sb_dependency { SB_DEP_POSTGRES, SB_DEP_REDIS, SB_DEP__COUNT };
 
@@ -79,6 +88,10 @@ struct sb_counters {
     uint64_t cache_distrust_episodes; /* the pod stopped trusting the cache (cache.h) */
     uint64_t rate_limited;
     uint64_t rate_limit_fail_open; /* checks let through unchecked: Redis down or erring */
+    uint64_t shed[SB_SHED__COUNT];
+    uint64_t db_wait_bucket[SB_BUCKETS]; /* time queued for a database connection */
+    uint64_t db_wait_count;
+    uint64_t db_wait_sum_us;
     uint64_t connections_accepted;
     uint64_t cpu_us; /* this worker's CPU time, refreshed with the heartbeat */
 };
@@ -146,6 +159,8 @@ int sb_bucket_index(double seconds);
 void sb_record_request(struct sb_slot *slot, int route, enum http_method_id method, int status,
                        double seconds);
 void sb_record_query(struct sb_slot *slot, double seconds, bool failed);
+/* Worker side: one query's wait in the pool's queue (0 when it went out at once). */
+void sb_record_db_wait(struct sb_slot *slot, double seconds);
 /* Relaxed atomic add on any counter or gauge of a slot. */
 void sb_add(volatile int64_t *gauge, int64_t delta);
 void sb_inc(volatile uint64_t *counter, uint64_t delta);

@@ -76,6 +76,10 @@ static const struct setting_def settings_table[] = {
     SDEF("CONDUIT_MAX_REQUESTS_JITTER", ST_LONG, max_requests_jitter, 0, LONG_MAX),
     SDEF("CONDUIT_ACCEPTS_PER_WAKE", ST_INT, accepts_per_wake, 1, 1024),
     SDEF("CONDUIT_BACKLOG", ST_INT, backlog, 1, 65535),
+    SDEF("CONDUIT_MAX_CONNECTIONS", ST_INT, max_connections, 1, 1048576),
+    SDEF("CONDUIT_MAX_IN_FLIGHT", ST_INT, max_in_flight, 1, 1048576),
+    SDEF("CONDUIT_DB_QUEUE_TIMEOUT_MS", ST_INT, db_queue_timeout_ms, 0, 3600000),
+    SDEF("CONDUIT_SHED_DELAY_MS", ST_INT, shed_delay_ms, 0, 10000),
     SDEF("CONDUIT_CONFIG", ST_STR, config_file, 0, 0),
     SDEF("CONDUIT_LOG_LEVEL", ST_LEVEL, log_level, 0, 0),
     SDEF("CONDUIT_ACCESS_LOG", ST_BOOL, access_log, 0, 0),
@@ -128,6 +132,10 @@ void settings_defaults(struct settings *s)
     s->max_requests_jitter = 0;
     s->accepts_per_wake = 8;
     s->backlog = 1024;
+    s->max_connections = 4096;
+    s->max_in_flight = 256;
+    s->db_queue_timeout_ms = 100;
+    s->shed_delay_ms = 0;
     s->log_level = LOG_LEVEL_INFO;
     s->access_log = true;
     s->max_request_line = 8192;
@@ -624,7 +632,8 @@ const char *settings_usage(void)
            "  --workers N                 worker processes, 1-128 [CONDUIT_WORKERS] (online CPUs)\n"
            "  --shutdown-timeout S        graceful stop deadline [CONDUIT_SHUTDOWN_TIMEOUT] (25)\n"
            "  --worker-timeout S          heartbeat age that marks a worker hung: SIGABRT,\n"
-           "                              SIGKILL 2 s later [CONDUIT_WORKER_TIMEOUT] (30)\n"
+           "                              a replacement at once, SIGKILL when it cannot act\n"
+           "                              on SIGABRT [CONDUIT_WORKER_TIMEOUT] (30)\n"
            "  --max-requests N            recycle a worker after N requests, 0 = off\n"
            "                              [CONDUIT_MAX_REQUESTS] (0)\n"
            "  --max-requests-jitter N     random extra requests before recycling\n"
@@ -633,6 +642,17 @@ const char *settings_usage(void)
            "(8)\n"
            "  --backlog N                 listen queue length [CONDUIT_BACKLOG] (1024)\n"
            "  --config FILE               KEY=VALUE settings file [CONDUIT_CONFIG]\n"
+           "\n"
+           "Admission control (per worker):\n"
+           "  --max-connections N         above: 503 + Retry-After and close\n"
+           "                              [CONDUIT_MAX_CONNECTIONS] (4096)\n"
+           "  --max-in-flight N           requests at once; above: 503 + Retry-After\n"
+           "                              [CONDUIT_MAX_IN_FLIGHT] (256)\n"
+           "  --db-queue-timeout-ms MS    longest wait for a database connection, then 503\n"
+           "                              + Retry-After, 0 = none [CONDUIT_DB_QUEUE_TIMEOUT_MS] "
+           "(100)\n"
+           "  --shed-delay-ms MS          hold a shed request's 503 this long\n"
+           "                              [CONDUIT_SHED_DELAY_MS] (0)\n"
            "\n"
            "Logging:\n"
            "  --log-level LEVEL           debug, info, warn, error [CONDUIT_LOG_LEVEL] (info)\n"

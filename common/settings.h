@@ -48,6 +48,12 @@ struct settings {
     int backlog;                          /* CONDUIT_BACKLOG, default 1024 */
     char config_file[SETTINGS_STR_MAX];   /* CONDUIT_CONFIG, "" = none */
 
+    /* admission control, per worker (worker/admission.c) */
+    int max_connections;     /* CONDUIT_MAX_CONNECTIONS, default 4096 */
+    int max_in_flight;       /* CONDUIT_MAX_IN_FLIGHT, default 256 */
+    int db_queue_timeout_ms; /* CONDUIT_DB_QUEUE_TIMEOUT_MS, default 100, 0 = none */
+    int shed_delay_ms;       /* CONDUIT_SHED_DELAY_MS, default 0: hold a 503 this long */
+
     /* logging */
     enum log_level log_level; /* CONDUIT_LOG_LEVEL debug|info|warn|error, default info */
     bool access_log;          /* CONDUIT_ACCESS_LOG on|off, default on */

@@ -22,6 +22,14 @@
  * the connect timeout, the client-side timeout of the oldest query in
  * flight, or the retry back-off.
  *
+ * Queue timeout: a job that waited longer than cfg.queue_timeout_ms for a
+ * connection is answered DB_OVERLOADED without being sent (the server did
+ * no work for it), and counted as shed (reason db_queue); the check runs
+ * when a connection takes the job and, for the head of the queue, on every
+ * new query, so a standing queue sheds its stale jobs at once. Every query
+ * records its wait (0 when it went out at once) in the scoreboard's
+ * conduitd_db_queue_wait_seconds histogram.
+ *
  * Ownership: queued jobs own copies of their parameters (libpq copies them
  * into its buffer when a query is sent); PGresults are cleared here after
  * the callback returns.
@@ -73,6 +81,7 @@ struct db_op {
 
 struct db_job {
     TAILQ_ENTRY(db_job) link;
+    struct timespec queued_at; /* monotonic: for the wait histogram and the queue timeout */
     int stmt;
     const char *values[DB_MAX_PARAMS]; /* point into data, or NULL */
     db_done_fn fn;
@@ -400,6 +409,43 @@ static int db_conn_run(struct db_conn *c, int stmt, const char *const *values, d
     return 0;
 }
 
+/* True when a job that waited this long (seconds) is past the queue timeout. */
+static bool db_job_expired(const struct db_pool *p, double waited)
+{
+    return p->cfg.queue_timeout_ms > 0 && waited * 1000.0 > (double)p->cfg.queue_timeout_ms;
+}
+
+/* Answer a job DB_OVERLOADED without running it (the caller frees it). */
+static void db_job_shed(struct db_pool *p, struct db_job *j)
+{
+    if (p->slot != NULL)
+        sb_inc(&p->slot->c.shed[SB_SHED_DB_QUEUE], 1);
+    j->fn(DB_OVERLOADED, NULL, j->arg);
+}
+
+/* Shed the jobs at the head of the queue that are past the timeout: the
+ * queue is FIFO, so the first one still in time ends the sweep. */
+static void db_shed_stale(struct db_pool *p)
+{
+    struct db_job *j;
+    struct timespec now;
+
+    if (p->cfg.queue_timeout_ms <= 0 || TAILQ_EMPTY(&p->queue))
+        return;
+    (void)clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((j = TAILQ_FIRST(&p->queue)) != NULL) {
+        double waited = db_elapsed(&j->queued_at, &now);
+        if (!db_job_expired(p, waited))
+            break;
+        TAILQ_REMOVE(&p->queue, j, link);
+        p->queued--;
+        if (p->slot != NULL)
+            sb_record_db_wait(p->slot, waited);
+        db_job_shed(p, j);
+        free(j);
+    }
+}
+
 /* Fill c's pipeline from the pool's queue. */
 static void db_conn_dispatch(struct db_conn *c)
 {
@@ -408,9 +454,17 @@ static void db_conn_dispatch(struct db_conn *c)
 
     while ((c->state == DB_CONN_IDLE || c->state == DB_CONN_BUSY) &&
            c->inflight < p->cfg.pipeline_depth && (j = TAILQ_FIRST(&p->queue)) != NULL) {
+        struct timespec now;
+        double waited;
         TAILQ_REMOVE(&p->queue, j, link);
         p->queued--;
-        if (db_conn_run(c, j->stmt, j->values, j->fn, j->arg) != 0)
+        (void)clock_gettime(CLOCK_MONOTONIC, &now);
+        waited = db_elapsed(&j->queued_at, &now);
+        if (p->slot != NULL)
+            sb_record_db_wait(p->slot, waited);
+        if (db_job_expired(p, waited))
+            db_job_shed(p, j);
+        else if (db_conn_run(c, j->stmt, j->values, j->fn, j->arg) != 0)
             j->fn(DB_UNAVAILABLE, NULL, j->arg);
         free(j);
     }
@@ -783,6 +837,7 @@ int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn 
 
     if (p == NULL || p->stopping || stmt < 0 || stmt >= p->cfg.nstmts)
         return -1;
+    db_shed_stale(p);
     /* The up connection with the fewest queries in flight, if one has room;
      * a failed send closes that connection, so look again. */
     while (!p->down && TAILQ_EMPTY(&p->queue)) {
@@ -796,8 +851,11 @@ int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn 
         }
         if (best == NULL)
             break;
-        if (db_conn_run(best, stmt, values, fn, arg) == 0)
+        if (db_conn_run(best, stmt, values, fn, arg) == 0) {
+            if (p->slot != NULL)
+                sb_record_db_wait(p->slot, 0.0);
             return 0;
+        }
     }
     if (p->down || p->queued >= p->cfg.queue_max)
         return -1;
@@ -807,6 +865,7 @@ int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn 
     j->stmt = stmt;
     j->fn = fn;
     j->arg = arg;
+    (void)clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
     TAILQ_INSERT_TAIL(&p->queue, j, link);
     p->queued++;
     return 0;

@@ -15,7 +15,9 @@
  * outlives statement_timeout plus a grace period on the client side counts
  * as a lost connection (covers a hung server). When no connection is up and
  * the last attempt failed the pool is "down": db_query() refuses at once so
- * the caller answers 503 instead of waiting.
+ * the caller answers 503 instead of waiting. A query that waits in the
+ * queue longer than queue_timeout_ms is answered DB_OVERLOADED unsent
+ * (admission control: the caller answers 503 + Retry-After).
  *
  * Metrics go into the worker's scoreboard slot: query durations, errors,
  * busy/idle gauges, and dep_up[SB_DEP_POSTGRES].
@@ -48,6 +50,7 @@ struct db_config {
     int size;                 /* connections (>= 1) */
     int statement_timeout_ms; /* server-side limit, set per session; 0 = none */
     int queue_max;            /* queries waiting for a connection */
+    int queue_timeout_ms;     /* a query queued longer: DB_OVERLOADED, not sent; 0 = no limit */
     int pipeline_depth;       /* queries in flight per connection, 1..16 */
     const struct db_stmt *stmts;
     int nstmts;
@@ -58,6 +61,7 @@ enum db_status {
     DB_OK,          /* res is PGRES_TUPLES_OK or PGRES_COMMAND_OK */
     DB_SQL_ERROR,   /* the server refused the statement; res has the SQLSTATE */
     DB_UNAVAILABLE, /* no connection, lost connection, timeout or shutdown; res may be NULL */
+    DB_OVERLOADED,  /* waited past queue_timeout_ms for a connection; never sent; res NULL */
 };
 
 /* Called once per accepted query, on the loop thread. res belongs to the

@@ -16,11 +16,7 @@
  * be reused, and the slot respawned now or after its back-off delay. A
  * child that is no worker is the new binary of an upgrade (upgrade.c).
  *
- * Hung workers: every tick compares each live worker's heartbeat (stamped
- * by its loop's timer) with --worker-timeout. A silent one gets SIGABRT,
- * so that a core dump or a backtrace can be had, and SIGKILL if it is
- * still there SV_HUNG_GRACE_MS later (a stopped process cannot act on
- * SIGABRT, a core dump can take time). Its death counts as reason "hung".
+ * Hung workers are found and replaced by hung.c.
  */
 #include "config.h"
 
@@ -340,40 +336,6 @@ void sv_kill(struct supervisor *sv, uint32_t i, int sig, enum sb_restart_reason 
     if (kill(ws->pid, sig) != 0 && errno != ESRCH)
         log_error("cannot signal a worker", "\"pid\":%d,\"error\":\"%s\"", (int)ws->pid,
                   strerror(errno));
-}
-
-void sv_check_heartbeats(struct supervisor *sv, int64_t now_ms)
-{
-    int64_t timeout_ms = (int64_t)sv->settings->worker_timeout_s * 1000;
-
-    if (sv->phase == SV_STOP_FAST)
-        return;
-    for (uint32_t i = 0; i < sv->sb->nslots; i++) {
-        struct sv_slot *ws = &sv->slots[i];
-        if (ws->pid <= 0)
-            continue;
-        if (ws->hung_since_ms != 0) {
-            if (!ws->hung_killed && now_ms - ws->hung_since_ms >= SV_HUNG_GRACE_MS) {
-                ws->hung_killed = true;
-                log_warn("hung worker still there after SIGABRT, sending SIGKILL",
-                         "\"slot\":%u,\"pid\":%d,\"grace_ms\":%d", i, (int)ws->pid,
-                         SV_HUNG_GRACE_MS);
-                sv_kill(sv, i, SIGKILL, SB_RESTART_HUNG);
-            }
-            continue;
-        }
-        int64_t hb = __atomic_load_n(&sv->sb->slots[i].heartbeat_ms, __ATOMIC_RELAXED);
-        int64_t silent = now_ms - hb;
-        if (silent <= timeout_ms)
-            continue;
-        log_warn("worker hung: no heartbeat, sending SIGABRT",
-                 "\"slot\":%u,\"pid\":%d,\"generation\":%u,\"silent_ms\":%lld,"
-                 "\"timeout_s\":%d",
-                 i, (int)ws->pid, ws->generation, (long long)silent,
-                 sv->settings->worker_timeout_s);
-        ws->hung_since_ms = now_ms;
-        sv_kill(sv, i, SIGABRT, SB_RESTART_HUNG);
-    }
 }
 
 int sv_free_slot(const struct supervisor *sv)

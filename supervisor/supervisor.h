@@ -1,7 +1,8 @@
 /*
  * supervisor.h: the supervisor process: its context and the functions its
  * files share (supervisor.c: set-up, loop, signals, readiness and stopping;
- * spawn.c: fork, reap, respawn and hung workers; generation.c: reloads,
+ * spawn.c: fork, reap and respawn;
+ * hung.c: hung workers; generation.c: reloads,
  * scaling and recycling; upgrade.c: the binary upgrade; admin.c: the admin
  * HTTP endpoints; listen.c: the listening sockets, bound or inherited).
  *
@@ -49,7 +50,8 @@ struct router;
 #define SV_BACKOFF_CAP_MS     30000 /* longest respawn delay */
 #define SV_BACKOFF_STABLE_MS  10000 /* a run this long forgets earlier deaths */
 #define SV_FAST_STOP_WAIT_MS  3000  /* how long a fast stop waits to reap */
-#define SV_HUNG_GRACE_MS      2000  /* SIGABRT to SIGKILL for a hung worker */
+#define SV_HUNG_GRACE_MS      500   /* SIGABRT to SIGKILL for a hung worker that runs */
+#define SV_HUNG_CORE_MAX_MS   30000 /* longest a hung worker may spend writing its core */
 #define SV_RELOAD_TIMEOUT_MS  60000 /* a reload's new workers must all be ready by then */
 #define SV_UPGRADE_TIMEOUT_MS 60000 /* the new binary must say "ready" by then */
 #define SV_NSIGNALS           9
@@ -179,8 +181,11 @@ void sv_retire(struct supervisor *sv, uint32_t i, const char *why);
 void sv_kill(struct supervisor *sv, uint32_t i, int sig, enum sb_restart_reason reason);
 /* Start the slots whose back-off delay has passed. */
 void sv_respawn_due(struct supervisor *sv, int64_t now_ms);
-/* Hung workers: SIGABRT past --worker-timeout of silence, SIGKILL after
- * SV_HUNG_GRACE_MS more. */
+/* ---- hung.c ---- */
+/* Hung workers: SIGABRT past --worker-timeout of silence and a replacement
+ * started at once; SIGKILL at once for a stopped process, after
+ * SV_HUNG_GRACE_MS for one that runs, after its core dump (at most
+ * SV_HUNG_CORE_MAX_MS) for one writing it. */
 void sv_check_heartbeats(struct supervisor *sv, int64_t now_ms);
 /* Send sig to every live worker. */
 void sv_signal_all(struct supervisor *sv, int sig);

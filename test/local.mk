@@ -42,7 +42,8 @@ resilience_integration_tests = \
 	test/integration/test_upgrade.py \
 	test/integration/test_scaling.py \
 	test/integration/test_recycle.py \
-	test/integration/test_zero_drop.py
+	test/integration/test_zero_drop.py \
+	test/integration/test_admission.py
 TESTS += $(foundation_integration_tests) $(resilience_integration_tests)
 EXTRA_DIST += $(foundation_integration_tests) $(resilience_integration_tests) \
 	test/integration/support.py test/integration/loadgen.py test/integration/httpwire.py test/harness.py

@@ -44,6 +44,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "api.h"
 #include "control.h"
 #include "log.h"
@@ -109,6 +110,10 @@ static void worker_on_request(struct http_request *req, void *arg)
     int route = ROUTER_UNMATCHED;
     enum router_result res;
 
+    if (admission_refuse(w->admission, req)) {
+        worker_publish_in_flight(w);
+        return;
+    }
     params.count = 0;
     res = router_match(w->router, http_request_method(req), http_request_path(req), &fn, &params,
                        &route);
@@ -190,10 +195,14 @@ static void worker_on_conn(int delta, void *arg)
     struct worker *w = arg;
 
     worker_gauge_add(&w->slot->connections_open, delta);
-    if (delta > 0)
+    if (delta > 0) {
         __atomic_store_n(&w->slot->c.connections_accepted,
                          __atomic_load_n(&w->slot->c.connections_accepted, __ATOMIC_RELAXED) + 1,
                          __ATOMIC_RELAXED);
+        admission_on_accept(w->admission);
+    } else {
+        admission_on_close(w->admission);
+    }
 }
 
 /* Stamp the heartbeat and refresh our memory and CPU figures. */
@@ -249,6 +258,7 @@ static void worker_drain(struct worker *w, const char *why)
     __atomic_store_n(&w->slot->state, SB_DRAINING, __ATOMIC_RELAXED);
     log_info("worker draining", "\"slot\":%u,\"generation\":%u,\"why\":\"%s\"", w->slot_index,
              w->generation, why);
+    admission_drain(w->admission);
     http_server_drain(w->http);
     api_drain(w->api);
     if (event_add(w->ev_drain_check, &tv) != 0) {
@@ -408,6 +418,11 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
         *status = 2;
         return -1;
     }
+    w->admission = admission_new(w->base, s, w->sb, w->slot_index, hb_ms);
+    if (w->admission == NULL) {
+        snprintf(err, errlen, "cannot set up admission control");
+        return -1;
+    }
     limits.max_request_line = s->max_request_line;
     limits.max_header_bytes = s->max_header_bytes;
     limits.max_headers = s->max_headers;
@@ -422,6 +437,7 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
         snprintf(err, errlen, "cannot serve the API socket");
         return -1;
     }
+    admission_attach(w->admission, w->http, w->listen_fd);
     return 0;
 }
 
@@ -433,6 +449,8 @@ static void worker_teardown(struct worker *w)
 
     api_free(w->api);
     w->api = NULL;
+    admission_free(w->admission);
+    w->admission = NULL;
     if (w->http != NULL) {
         http_server_free(w->http);
         w->http = NULL;

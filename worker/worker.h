@@ -17,6 +17,7 @@
 #include "scoreboard.h"
 #include "settings.h"
 
+struct admission;
 struct api;
 
 struct worker {
@@ -29,6 +30,7 @@ struct worker {
     const struct router *router;
     struct http_server *http;
     struct api *api; /* the Conduit API's per-worker state (api/api.h), every handler's ctx */
+    struct admission *admission; /* accept share, ceilings, refusals (worker/admission.h) */
     int listen_fd;
     int control_fd; /* our end of the socketpair with the supervisor */
     /* private to worker.c beyond this point */

@@ -3,11 +3,15 @@
 
 - A worker stopped with SIGSTOP under load stops stamping its heartbeat: past
   --worker-timeout the supervisor logs it as hung (pid, how long it was
-  silent) and sends SIGABRT, then SIGKILL after the 2 s grace (a stopped
-  process cannot act on SIGABRT); the slot gets a new worker within
-  timeout + grace (+ the 250 ms tick and a little slack), the death counts
-  as conduitd_worker_restarts_total{reason="hung"}, and the other worker
-  keeps serving new connections the whole time.
+  silent), sends SIGABRT and starts its replacement at once (in another
+  slot); a stopped process cannot act on SIGABRT, so it gets SIGKILL on the
+  same tick (issue 11: not after a fixed grace). The replacement starts
+  within timeout + 1 s of the SIGSTOP, the death counts as
+  conduitd_worker_restarts_total{reason="hung"}, and the other worker keeps
+  serving new connections the whole time.
+  (A worker that runs but is stuck takes the SIGABRT itself: a core dump
+  where the system allows one; the supervisor waits for a dump it sees in
+  /proc and sends SIGKILL 500 ms after SIGABRT otherwise.)
 - A worker that is merely busy or idle is never taken for hung, even with
   the shortest timeout (1 s): the heartbeat period follows the timeout.
 """
@@ -23,8 +27,9 @@ import support  # noqa: E402
 from support import harness  # noqa: E402
 
 TIMEOUT_S = 2
-GRACE_S = 2.0
 TICK_S = 0.25
+# The target (issue 11): the replacement starts within the timeout + 1 s.
+REPLACE_LIMIT_S = TIMEOUT_S + 1.0
 
 
 def slots(srv):
@@ -47,10 +52,14 @@ def test_stopped_worker_is_replaced():
             served = load.ok(["stopped"])
             load.wait_ok(50, timeout=5)
 
+            others = {w["pid"] for w in slots(srv).values()}
+
             def replaced():
-                w = slots(srv).get(0)
-                return w if w and w["pid"] not in (0, victim["pid"]) else None
-            new = support.wait_for(replaced, TIMEOUT_S + GRACE_S + 5, interval=0.02,
+                for w in slots(srv).values():
+                    if w["pid"] and w["pid"] not in others:
+                        return w
+                return None
+            new = support.wait_for(replaced, REPLACE_LIMIT_S + 5, interval=0.02,
                                    what="a replacement for the stopped worker")
             load.phase("after")
             load.wait_ok(100)
@@ -61,9 +70,9 @@ def test_stopped_worker_is_replaced():
         started = support.log_events(out, "worker started", pid=new["pid"])
         assert len(started) == 1, started
         took = support.log_time(started[0]) - stopped_at
-        limit = TIMEOUT_S + GRACE_S + TICK_S * 2 + 0.5
-        print("replaced %.2fs after SIGSTOP (timeout %ds + grace %.0fs; limit %.2fs)"
-              % (took, TIMEOUT_S, GRACE_S, limit))
+        limit = REPLACE_LIMIT_S
+        print("replaced %.2fs after SIGSTOP (timeout %ds; limit %.2fs)"
+              % (took, TIMEOUT_S, limit))
         assert took <= limit, "replacement took %.2fs" % took
         assert took >= TIMEOUT_S, "replaced before the timeout: %.2fs" % took
 
@@ -72,9 +81,16 @@ def test_stopped_worker_is_replaced():
         assert len(hung) == 1, out[-3000:]
         assert hung[0]["silent_ms"] > TIMEOUT_S * 1000 and hung[0]["slot"] == 0, hung
         assert hung[0]["level"] == "warn"
-        killed = support.log_events(out, "hung worker still there after SIGABRT, sending SIGKILL",
-                                    pid=victim["pid"])
+        killed = support.log_events(
+            out, "hung worker is stopped and cannot take SIGABRT, sending SIGKILL",
+            pid=victim["pid"])
         assert len(killed) == 1, out[-3000:]
+        # SIGKILL on the tick that found it hung: no fixed grace.
+        assert killed[0]["after_abrt_ms"] < 300, killed
+        # The replacement was started before the hung worker was reaped.
+        exited_at = support.log_time(support.log_events(out, "worker exited",
+                                                        pid=victim["pid"])[0])
+        assert support.log_time(started[0]) <= exited_at + 0.05, (started, exited_at)
         exited = support.log_events(out, "worker exited", pid=victim["pid"])
         assert len(exited) == 1 and exited[0]["reason"] == "hung", exited
         assert not support.pid_alive(victim["pid"])

@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""test_admission.py: the worker's admission control (issue 11, points 1 and
+3; issue 10 point 2's caps per worker).
+
+- A burst of 16 connections over 2 workers ends with no worker holding more
+  than ceil(16 / 2) + 1 of them, in every one of several bursts (without the
+  fair share from the scoreboard one worker took all 16 in about half the
+  bursts).
+- --max-connections: one worker at a ceiling of 4 answers requests on the
+  connections above it 503 with Retry-After and Connection: close (closed
+  gracefully: the client reads the answer), counted as
+  conduitd_requests_shed_total{reason="connections"}; the 4 below it are
+  served and kept alive.
+- --max-in-flight: with PostgreSQL behind it and a budget of 1, requests
+  that arrive together are partly answered 503 + Retry-After with the
+  overloaded body before any database work, counted as reason "in_flight";
+  the others are served.
+- --db-queue-timeout-ms: a query that waited longer for a database
+  connection is answered 503 + Retry-After unsent (reason "db_queue"), and
+  every query's wait lands in conduitd_db_queue_wait_seconds.
+- --shed-delay-ms holds a refusal's answer for the delay.
+"""
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import support  # noqa: E402
+from support import harness  # noqa: E402
+
+REQUEST = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+
+
+def open_burst(port, n):
+    """n connections opened as fast as possible, each sending one request."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+    for s in socks:
+        s.sendall(REQUEST)
+    return socks
+
+
+def read_head(sock, timeout=5.0):
+    status, headers, _ = support.read_response(sock, timeout=timeout)
+    return status, headers
+
+
+def shed(srv, reason):
+    values, _ = support.parse_metrics(srv.metrics_text())
+    return values['conduitd_requests_shed_total{reason="%s"}' % reason]
+
+
+def test_burst_spreads_over_workers():
+    n, workers, bursts = 16, 2, 8
+    limit = math.ceil(n / workers) + 1
+    with harness.Server(workers=workers, args=["--access-log", "off"]) as srv:
+        srv.wait_ready()
+        support.wait_connections_closed(srv)
+        shares = []
+        for _ in range(bursts):
+            socks = open_burst(srv.port, n)
+            for s in socks:
+                status, _ = read_head(s)
+                assert status == 200, status
+            counts = support.wait_for(
+                lambda: (lambda c: c if sum(c) == n else None)(
+                    [w.get("connections", 0) for w in srv.status()["workers"] if w.get("pid")]),
+                5, what="all %d connections counted" % n)
+            shares.append(max(counts))
+            for s in socks:
+                s.close()
+            support.wait_connections_closed(srv)
+        print("busiest worker's share per burst of %d: %s (limit %d)" % (n, shares, limit))
+        assert max(shares) <= limit, shares
+
+
+def test_connection_ceiling_closes_gracefully():
+    with harness.Server(workers=1, args=["--access-log", "off", "--max-connections", "4"]) as srv:
+        srv.wait_ready()
+        support.wait_connections_closed(srv)
+        socks = open_burst(srv.port, 8)
+        answers, refused_socks = [], []
+        for s in socks:
+            status, headers = read_head(s)
+            answers.append((status, headers.get("retry-after"), headers.get("connection")))
+            if status != 200:
+                refused_socks.append(s)
+        print(answers)
+        served = [a for a in answers if a[0] == 200]
+        refused = [a for a in answers if a[0] != 200]
+        assert len(served) == 4, answers
+        assert all(a[2] != "close" for a in served), answers
+        assert len(refused) == 4, answers
+        assert all(a == (503, "1", "close") for a in refused), answers
+        # Closed by us after the answer (FIN, not a reset).
+        closed = sum(1 for s in refused_socks if support.closed_by_peer(s, 2))
+        assert closed == 4, closed
+        assert shed(srv, "connections") == 4
+        assert shed(srv, "in_flight") == 0, shed(srv, "in_flight")
+        for s in socks:
+            s.close()
+
+
+def article_requests(port, n, slug):
+    req = ("GET /api/articles/%s HTTP/1.1\r\nHost: t\r\n\r\n" % slug).encode()
+    socks = [support.connect(port) for _ in range(n)]
+    for s in socks:
+        s.sendall(req)
+    out = []
+    for s in socks:
+        out.append(support.read_response(s, timeout=5))
+        s.close()
+    return out
+
+
+def migrate():
+    """Bring the test database's schema up to date (conduitd migrate)."""
+    env = dict(os.environ)
+    env["CONDUIT_MIGRATIONS_DIR"] = os.path.join(harness.srcdir(), "migrations")
+    p = subprocess.run([harness.binary(), "migrate"], env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    assert p.returncode == 0, p.stdout.decode(errors="replace")
+
+
+def test_in_flight_budget_refuses_before_work():
+    if not os.environ.get("DATABASE_URL"):
+        print("skipped: no DATABASE_URL (script/test starts PostgreSQL)")
+        return
+    migrate()
+    with harness.Server(workers=1, with_services=True,
+                        args=["--access-log", "off", "--max-in-flight", "1", "--cache-ttl", "0"]
+                        ) as srv:
+        srv.wait_ready()
+        support.wait_for(lambda: srv.get("/api/articles/no-such-article").status == 404, 10,
+                         what="the database")
+        before, _ = support.parse_metrics(srv.metrics_text())
+        queries_before = before["conduitd_db_query_duration_seconds_count"]
+        answers = article_requests(srv.port, 32, "no-such-article")
+        statuses = [a[0] for a in answers]
+        refused = [a for a in answers if a[0] == 503]
+        print("statuses:", statuses)
+        assert statuses.count(404) >= 1, statuses
+        assert refused, statuses
+        assert set(statuses) <= {404, 503}, statuses
+        for status, headers, body in refused:
+            assert headers.get("retry-after") == "1", headers
+            assert b"overloaded" in body, body
+        assert shed(srv, "in_flight") == len(refused)
+        after, _ = support.parse_metrics(srv.metrics_text())
+        # Refusals sent no query.
+        assert (after["conduitd_db_query_duration_seconds_count"] - queries_before
+                == statuses.count(404)), (after, statuses)
+
+
+def test_db_queue_timeout_sheds_stale_waits():
+    if not os.environ.get("DATABASE_URL"):
+        print("skipped: no DATABASE_URL (script/test starts PostgreSQL)")
+        return
+    migrate()
+    # One connection, one query at a time: 64 requests at once queue up; a
+    # wait over 1 ms is shed before the query is sent.
+    with harness.Server(workers=1, with_services=True,
+                        args=["--access-log", "off", "--cache-ttl", "0", "--db-pool", "1",
+                              "--db-queue-timeout-ms", "1"]) as srv:
+        srv.wait_ready()
+        support.wait_for(lambda: srv.get("/api/articles/no-such-article").status == 404, 10,
+                         what="the database")
+        before, _ = support.parse_metrics(srv.metrics_text())
+        shed_before = shed(srv, "db_queue")  # the probes above may have been shed
+        answers = article_requests(srv.port, 64, "no-such-article")
+        statuses = [a[0] for a in answers]
+        print("404: %d, 503: %d" % (statuses.count(404), statuses.count(503)))
+        refused = [a for a in answers if a[0] == 503]
+        assert refused and statuses.count(404) >= 1, statuses
+        for status, headers, body in refused:
+            assert headers.get("retry-after") == "1" and b"overloaded" in body, (headers, body)
+        after, _ = support.parse_metrics(srv.metrics_text())
+        assert shed(srv, "db_queue") - shed_before == len(refused), (shed(srv, "db_queue"),
+                                                                     shed_before, len(refused))
+        assert shed(srv, "in_flight") == 0, shed(srv, "in_flight")
+        sent = (after["conduitd_db_query_duration_seconds_count"]
+                - before["conduitd_db_query_duration_seconds_count"])
+        assert sent == statuses.count(404), (sent, statuses)
+        waits = (after["conduitd_db_queue_wait_seconds_count"]
+                 - before["conduitd_db_queue_wait_seconds_count"])
+        assert waits == 64, waits
+
+
+def test_shed_delay_holds_the_refusal():
+    with harness.Server(workers=1, args=["--access-log", "off", "--max-connections", "1",
+                                         "--shed-delay-ms", "300"]) as srv:
+        srv.wait_ready()
+        support.wait_connections_closed(srv)
+        keep = support.connect(srv.port)
+        keep.sendall(REQUEST)
+        assert read_head(keep)[0] == 200
+        t0 = time.monotonic()
+        extra = support.connect(srv.port)
+        extra.sendall(REQUEST)
+        status, headers = read_head(extra)
+        took = time.monotonic() - t0
+        print("refused after %.3fs" % took)
+        assert status == 503 and headers.get("retry-after") == "1", (status, headers)
+        assert took >= 0.3, took
+        keep.close()
+        extra.close()
+
+
+if __name__ == "__main__":
+    harness.run_tests([test_burst_spreads_over_workers, test_connection_ceiling_closes_gracefully,
+                       test_in_flight_budget_refuses_before_work,
+                       test_db_queue_timeout_sheds_stale_waits,
+                       test_shed_delay_holds_the_refusal])

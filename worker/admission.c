@@ -1,0 +1,327 @@
+/*
+ * admission.c: a worker's admission control (see admission.h).
+ *
+ * Fair share: with L live workers (READY, heartbeat younger than twice the
+ * heartbeat period) holding T connections in all, a worker that has just
+ * accepted holds on to accepting while one more would put it above
+ * ceil((T + 1) / L). The check reads every slot's connections_open gauge
+ * (relaxed loads, no lock); two workers reading at the same moment can
+ * each take one more, so a burst ends within ceil(total / L) + 1 per
+ * worker. Holding removes the accept event (http_server_pause_accept), so
+ * the kernel wakes the other workers for the next connections; a 2 ms timer
+ * resumes once the share allows, or after ADMISSION_HOLD_MAX_MS when
+ * connections still wait in the queue (the listening socket's TCP_INFO
+ * tcpi_unacked) and nobody took them: then this worker accepts as many as
+ * were waiting, and holds again. Keep-alive traffic makes no accept and costs nothing.
+ *
+ * Ceiling: at --max-connections the worker holds the same way, so that
+ * workers below theirs take the connections; if nobody has for
+ * ADMISSION_HOLD_MAX_MS it accepts them anyway and answers each request
+ * on a connection above the ceiling 503 + Retry-After with
+ * Connection: close: the client is told at once instead of waiting in the
+ * kernel's queue.
+ *
+ * Refusals: 503 {"errors":{"server":["overloaded"]}} with Retry-After: 1,
+ * written by the HTTP core from the event loop. A held refusal waits in a
+ * FIFO (all wait the same delay) with one timer for the head.
+ *
+ * Relies on: http.h (pause_accept, connections, in_flight, close_after),
+ * the scoreboard, proc.h's monotonic clock, libevent.
+ */
+#include "config.h"
+
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "admission.h"
+#include "log.h"
+#include "proc.h"
+
+/* A refusal held for --shed-delay-ms. */
+struct admission_held {
+    TAILQ_ENTRY(admission_held) link;
+    struct http_request *req;
+    int64_t due_ms; /* monotonic */
+    bool close;     /* answer with Connection: close */
+};
+
+TAILQ_HEAD(admission_held_list, admission_held);
+
+struct admission {
+    struct event_base *base;
+    struct scoreboard *sb;
+    struct sb_slot *slot;
+    uint32_t slot_index;
+    struct http_server *http;
+    int listen_fd;
+    int max_connections;
+    int max_in_flight;
+    int shed_delay_ms;
+    int64_t live_age_ms; /* a heartbeat older than this: not live */
+    bool holding;        /* accepting paused by us */
+    int overflow;        /* connections nobody else took: accept this many regardless */
+    bool draining;
+    int64_t hold_since_ms;
+    struct event *ev_hold;
+    struct event *ev_held;
+    struct admission_held_list held;
+};
+
+static void admission_on_held(evutil_socket_t fd, short what, void *arg);
+
+static const char admission_body[] = "{\"errors\":{\"server\":[\"overloaded\"]}}";
+
+/* Connections waiting in the listening socket's accept queue, or 0. */
+static int64_t admission_queue_depth(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    memset(&ti, 0, sizeof(ti));
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+        return 0;
+    return (int64_t)ti.tcpi_unacked;
+}
+
+/* True when this worker holds more than its fair share of the live
+ * workers' connections (see the top of the file). */
+static bool admission_over_share(const struct admission *a)
+{
+    int64_t now = proc_mono_ms();
+    int64_t total = 0, mine;
+    int64_t live = 0;
+
+    mine = __atomic_load_n(&a->slot->connections_open, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < a->sb->nslots; i++) {
+        const struct sb_slot *s = &a->sb->slots[i];
+        if (i != a->slot_index) {
+            if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != SB_READY)
+                continue;
+            if (now - __atomic_load_n(&s->heartbeat_ms, __ATOMIC_RELAXED) > a->live_age_ms)
+                continue;
+        }
+        live++;
+        total += __atomic_load_n(&s->connections_open, __ATOMIC_RELAXED);
+    }
+    if (live <= 1)
+        return false;
+    /* one more would exceed ceil((total + 1) / live) */
+    return (mine + 1) * live > total + live;
+}
+
+/* True when accepting one more is refused by the ceiling or the share
+ * (neither applies in overflow: nobody else takes what waits). */
+static bool admission_should_hold(const struct admission *a)
+{
+    if (a->overflow > 0)
+        return false;
+    if (http_server_connections(a->http) >= (size_t)a->max_connections)
+        return true;
+    return admission_over_share(a);
+}
+
+/* Pause or resume accepting. */
+static void admission_set_hold(struct admission *a, bool hold)
+{
+    struct timeval tick = {0, ADMISSION_HOLD_TICK_MS * 1000};
+
+    if (hold == a->holding || a->draining)
+        return;
+    if (http_server_pause_accept(a->http, hold) != 0) {
+        log_error("admission: cannot change accepting", "\"hold\":%d", hold);
+        return;
+    }
+    a->holding = hold;
+    if (hold) {
+        a->hold_since_ms = proc_mono_ms();
+        if (event_add(a->ev_hold, &tick) != 0)
+            log_error("admission: cannot arm the hold timer", "");
+    } else if (event_del(a->ev_hold) != 0) {
+        log_error("admission: cannot stop the hold timer", "");
+    }
+}
+
+/* libevent: re-check a held accept (persistent timer while holding). */
+static void admission_on_hold_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct admission *a = arg;
+
+    (void)fd;
+    (void)what;
+    if (!a->holding)
+        return;
+    if (!admission_should_hold(a)) {
+        admission_set_hold(a, false);
+        return;
+    }
+    if (proc_mono_ms() - a->hold_since_ms >= ADMISSION_HOLD_MAX_MS) {
+        /* Nobody else took what waits now: take that many ourselves,
+         * then hold again (admission_on_accept). */
+        int64_t waiting = admission_queue_depth(a->listen_fd);
+        if (waiting > 0) {
+            a->overflow = waiting > INT32_MAX ? INT32_MAX : (int)waiting;
+            admission_set_hold(a, false);
+        } else {
+            a->hold_since_ms = proc_mono_ms();
+        }
+    }
+}
+
+struct admission *admission_new(struct event_base *base, const struct settings *s,
+                                struct scoreboard *sb, uint32_t slot_index, int heartbeat_ms)
+{
+    struct admission *a = calloc(1, sizeof(*a));
+
+    if (a == NULL)
+        return NULL;
+    a->base = base;
+    a->sb = sb;
+    a->slot = &sb->slots[slot_index];
+    a->slot_index = slot_index;
+    a->listen_fd = -1;
+    a->max_connections = s->max_connections > 0 ? s->max_connections : 1;
+    a->max_in_flight = s->max_in_flight > 0 ? s->max_in_flight : 1;
+    a->shed_delay_ms = s->shed_delay_ms;
+    a->live_age_ms = (int64_t)heartbeat_ms * 2 + 100;
+    TAILQ_INIT(&a->held);
+    a->ev_hold = event_new(base, -1, EV_PERSIST, admission_on_hold_tick, a);
+    a->ev_held = evtimer_new(base, admission_on_held, a);
+    if (a->ev_hold == NULL || a->ev_held == NULL) {
+        admission_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void admission_attach(struct admission *a, struct http_server *http, int listen_fd)
+{
+    a->http = http;
+    a->listen_fd = listen_fd;
+}
+
+void admission_on_accept(struct admission *a)
+{
+    if (a == NULL || a->http == NULL || a->draining)
+        return;
+    if (a->overflow > 0)
+        a->overflow--;
+    if (admission_should_hold(a))
+        admission_set_hold(a, true);
+}
+
+void admission_on_close(struct admission *a)
+{
+    if (a != NULL && a->http != NULL && a->holding && !admission_should_hold(a))
+        admission_set_hold(a, false);
+}
+
+/* Answer one refusal: 503, Retry-After, optionally Connection: close. */
+static void admission_answer(struct http_request *req, bool close)
+{
+    if (close)
+        http_request_close_after(req);
+    if (http_response_header(req, "Retry-After", "1") != 0)
+        log_warn("admission: cannot add Retry-After", "");
+    (void)http_respond(req, 503, "application/json", admission_body, sizeof(admission_body) - 1);
+}
+
+/* Arm the held-refusal timer for the head of the list. */
+static void admission_arm_held(struct admission *a)
+{
+    struct admission_held *h = TAILQ_FIRST(&a->held);
+    int64_t left;
+    struct timeval tv;
+
+    if (h == NULL)
+        return;
+    left = h->due_ms - proc_mono_ms();
+    if (left < 0)
+        left = 0;
+    tv.tv_sec = left / 1000;
+    tv.tv_usec = (left % 1000) * 1000;
+    if (evtimer_add(a->ev_held, &tv) != 0)
+        log_error("admission: cannot arm the refusal timer", "");
+}
+
+/* Answer the held refusals that are due (all of them when all is set). */
+static void admission_release_held(struct admission *a, bool all)
+{
+    struct admission_held *h;
+    int64_t now = proc_mono_ms();
+
+    while ((h = TAILQ_FIRST(&a->held)) != NULL && (all || h->due_ms <= now)) {
+        TAILQ_REMOVE(&a->held, h, link);
+        admission_answer(h->req, h->close);
+        free(h);
+    }
+    admission_arm_held(a);
+}
+
+/* libevent: held refusals are due. */
+static void admission_on_held(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    admission_release_held(arg, false);
+}
+
+/* Refuse req for reason: now, or after --shed-delay-ms. */
+static void admission_shed(struct admission *a, struct http_request *req, enum sb_shed_reason why,
+                           bool close)
+{
+    struct admission_held *h;
+
+    sb_inc(&a->slot->c.shed[why], 1);
+    if (a->shed_delay_ms <= 0 || a->draining || (h = malloc(sizeof(*h))) == NULL) {
+        admission_answer(req, close);
+        return;
+    }
+    h->req = req;
+    h->close = close;
+    h->due_ms = proc_mono_ms() + a->shed_delay_ms;
+    TAILQ_INSERT_TAIL(&a->held, h, link);
+    if (TAILQ_FIRST(&a->held) == h)
+        admission_arm_held(a);
+}
+
+bool admission_refuse(struct admission *a, struct http_request *req)
+{
+    if (a == NULL || a->http == NULL)
+        return false;
+    if (http_server_connections(a->http) > (size_t)a->max_connections) {
+        admission_shed(a, req, SB_SHED_CONNECTIONS, true);
+        return true;
+    }
+    /* in_flight counts this request already */
+    if (http_server_in_flight(a->http) > (size_t)a->max_in_flight) {
+        admission_shed(a, req, SB_SHED_IN_FLIGHT, false);
+        return true;
+    }
+    return false;
+}
+
+void admission_drain(struct admission *a)
+{
+    if (a->holding && event_del(a->ev_hold) != 0)
+        log_error("admission: cannot stop the hold timer", "");
+    a->holding = false;
+    a->draining = true;
+    admission_release_held(a, true);
+}
+
+void admission_free(struct admission *a)
+{
+    if (a == NULL)
+        return;
+    admission_release_held(a, true);
+    if (a->ev_hold != NULL)
+        event_free(a->ev_hold);
+    if (a->ev_held != NULL)
+        event_free(a->ev_held);
+    free(a);
+}
