@@ -87,6 +87,7 @@ probe() { python3 "$here/probe.py" "$@"; }
 # ---- engine ---------------------------------------------------------------------
 if ! engine_out=$("$root/script/docker-engine" start 2>&1); then
     echo "SKIP: containers: no Docker engine can start here (${engine_out##*cannot start: }); the image and compose checks DID NOT RUN"
+    echo "skip-reason: no Docker engine can start here"
     exit 77
 fi
 echo "$engine_out"
