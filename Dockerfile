@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # Dockerfile: the conduitd image. Two stages:
 #   build    Debian 12 with the toolchain: runs the Autotools build from the
 #            source tree and the unit tests (the Check suites of `make check`),
@@ -10,7 +8,14 @@
 #            non-root user (uid/gid 10001).
 #
 # Build:  docker build --build-arg CONDUIT_REVISION="$(git rev-parse --short=12 HEAD)" -t conduitd:dev .
-# Run:    docker compose up            (compose.yaml: api + postgres + redis)
+# Run:    docker run --rm conduitd:dev --help      (the entrypoint is conduitd)
+#         docker-compose up --build   (Debian 12, Compose v1; `docker compose up --build` with v2)
+#
+# There is no `# syntax=` line on purpose: it makes every BuildKit build pull
+# an unpinned frontend image (docker/dockerfile) from Docker Hub. The
+# engine's built-in Dockerfile frontend builds this file, with BuildKit
+# (DOCKER_BUILDKIT=1) or with the classic builder; script/test's containers
+# stage builds it both ways.
 #
 # The base images are pinned to the Debian release (bookworm = Debian 12, the
 # same release the project builds and tests on). CI rebuilds the image for
@@ -94,9 +99,19 @@ EXPOSE 8080 9090
 
 USER 10001:10001
 
-# No STOPSIGNAL override: Docker and Kubernetes send SIGTERM, and TERM is
-# conduitd's graceful stop (readiness false at once, stop accepting, finish
-# in-flight requests within CONDUIT_SHUTDOWN_TIMEOUT, default 25 s, then exit).
-# (nginx and PHP-FPM images set STOPSIGNAL SIGQUIT because their TERM is fast.)
+# STOPSIGNAL SIGTERM, stated rather than left to the default: Docker and
+# Kubernetes send TERM, and TERM is conduitd's graceful stop (readiness false
+# at once, stop accepting, finish in-flight requests within
+# CONDUIT_SHUTDOWN_TIMEOUT, default 25 s, then exit 0). nginx and PHP-FPM
+# images set STOPSIGNAL SIGQUIT because their TERM is fast; conduitd's is not.
 # conduitd runs as PID 1: it handles TERM itself and reaps its own workers.
-CMD ["conduitd"]
+STOPSIGNAL SIGTERM
+
+# The entrypoint is the binary, so arguments go to conduitd:
+#   docker run IMAGE              serve (the default)
+#   docker run IMAGE migrate      apply the migrations
+#   docker run IMAGE --help       usage (also --version, --check-config)
+# Kubernetes' `command:` replaces the entrypoint (k8s/base runs
+# ["conduitd"] and ["conduitd", "migrate"]).
+ENTRYPOINT ["conduitd"]
+CMD []
