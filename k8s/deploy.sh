@@ -25,7 +25,7 @@
 #   6. kubectl rollout status; on failure undo to the revision recorded
 #      before step 5, wait for it, and exit 1.
 #
-# Needs: kubectl (with kustomize, 1.27 or later) and a kube context that can
+# Needs: kubectl (with kustomize: 1.20's v2.0.3 or later; the pipeline pins 1.32) and a kube context that can
 # reach the namespace. KUBECTL names another kubectl (tests use a stand-in).
 # Timeouts: MIGRATE_TIMEOUT (default 360 s), ROLLOUT_TIMEOUT (default 600 s;
 # the Deployment's progressDeadlineSeconds fails a stuck rollout sooner).
@@ -106,10 +106,12 @@ cmd_render() {
     tmp=$(mktemp -d)
     cleanup_paths+=("$tmp")
     rel=$(realpath --relative-to="$tmp" "$overlay")
+    # `bases:` (a directory): kustomize v2.0.3 (kubectl 1.20) takes none under
+    # `resources:`; v5 reads it too (a deprecation warning on stderr).
     {
         echo "apiVersion: kustomize.config.k8s.io/v1beta1"
         echo "kind: Kustomization"
-        echo "resources:"
+        echo "bases:"
         echo "  - $rel"
         echo "images:"
         echo "  - name: $current"
@@ -162,7 +164,10 @@ cmd_apply() {
     rendered=$(mktemp)
     cleanup_paths+=("$rendered")
     cmd_render "$env" "$image" >"$rendered"
-    awk -v img="$image" '$1 == "image:" && $2 == img { found = 1 } END { exit !found }' "$rendered" ||
+    # kustomize v2.0.3 writes REPOSITORY@DIGEST for a digest (the tag dropped),
+    # v5 REPOSITORY:TAG@DIGEST: either pins the same image.
+    awk -v img="$image" -v alt="$image_repo@$image_digest" \
+        '$1 == "image:" && ($2 == img || (alt !~ /@$/ && $2 == alt)) { found = 1 } END { exit !found }' "$rendered" ||
         die "rendered manifests do not use $image"
     log "deploying $image to $env (namespace $ns)"
 
