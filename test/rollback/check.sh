@@ -144,9 +144,18 @@ open(sys.argv[2], "w").write(text.replace(os.environ["FROM"], os.environ["TO"], 
     mutate "recycling counted as a crash" 'reason!="recycle"' 'reason!="none"'
     mutate "crash-loop gauge ignored" "or conduitd_version:crash_loop:max > 0" ""
     mutate "latency threshold raised" "p99_rate5m > 1" "p99_rate5m > 5"
-    mutate "version split lost" "sum by (version) (
-            rate(http_requests_total{code=~\"5..\"}[5m])" "sum by (version) (
+    mutate "version split lost" "sum by (namespace, version) (
+            rate(http_requests_total{code=~\"5..\"}[5m])" "sum by (namespace, version) (
             rate(http_requests_total{code=~\"5..\", instance=\"none\"}[5m])"
+    mutate "namespace summed away" "sum by (namespace, version) (
+            rate(http_requests_total{code=~\"5..\"}[5m])" "sum by (version) (
+            rate(http_requests_total{code=~\"5..\"}[5m])"
+    mutate "targets that are down counted as present" 'absent(up{job=~"(.+/)?conduitd"} == 1)' \
+        'absent(up{job=~"(.+/)?conduitd"})'
+    mutate "pods nobody scrapes not noticed" 'unless on (namespace) max by (namespace) (up{job=~"(.+/)?conduitd"} == 1)' \
+        'unless on (namespace) max by (namespace) (up{job=~"(.+/)?conduitd"})'
+    mutate "operator job names (NAMESPACE/conduitd) not matched" \
+        'count by (namespace, job) (up{job=~"(.+/)?conduitd"} == 0)' 'count by (namespace, job) (up{job="conduitd"} == 0)'
 fi
 
 echo "--- k8s copies"
