@@ -5,8 +5,9 @@
 #
 #   k8s/deploy.sh render ENV IMAGE   print the manifests for ENV with IMAGE
 #   k8s/deploy.sh apply  ENV IMAGE   migrate, roll out, wait; on a failed
-#                                    rollout, undo to the previous revision
-#   k8s/deploy.sh undo   ENV [REV]   kubectl rollout undo (to REV), and wait
+#                                    rollout, undo to the last good revision
+#   k8s/deploy.sh undo   ENV [REV]   kubectl rollout undo to the last good
+#                                    revision (or to REV), and wait
 #   k8s/deploy.sh status ENV         rollout status, history and pods
 #
 # ENV is a directory name under k8s/overlays/ (staging, production). IMAGE is
@@ -22,18 +23,26 @@
 #   4. wait for the Job: `conduitd migrate` with the NEW image; migrations are
 #      expand/contract, so the running (old) pods keep working;
 #   5. apply everything (the Deployment now rolls, maxUnavailable 0);
-#   6. kubectl rollout status; on failure undo to the revision recorded
-#      before step 5, wait for it, and exit 1.
+#   6. kubectl rollout status; on failure undo to the last good revision (the
+#      one script/rollout-guard recorded when it last promoted: annotations
+#      conduitd.io/last-good-* on the Deployment), wait for it, and exit 1.
 #
-# Needs: kubectl (with kustomize, 1.27 or later) and a kube context that can
+# Every undo is script/rollout-guard --undo: it finds the last good
+# ReplicaSet by its recorded pod-template-hash and runs `kubectl rollout undo
+# --to-revision=N`; without a record it refuses (never "the previous one").
+#
+# Needs: kubectl (with kustomize: 1.20's v2.0.3 or later; the pipeline pins 1.32),
+# python3 (script/rollout-guard, for undo) and a kube context that can
 # reach the namespace. KUBECTL names another kubectl (tests use a stand-in).
 # Timeouts: MIGRATE_TIMEOUT (default 360 s), ROLLOUT_TIMEOUT (default 600 s;
 # the Deployment's progressDeadlineSeconds fails a stuck rollout sooner).
-# Writes previous_revision=N and namespace=NS to $GITHUB_OUTPUT when set.
+# Writes namespace=NS, previous_revision=N, version=TAG and, once rolled out,
+# revision=N to $GITHUB_OUTPUT when set.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 kubectl="${KUBECTL:-kubectl}"
+guard="$here/../script/rollout-guard"
 migrate_timeout="${MIGRATE_TIMEOUT:-360}"
 rollout_timeout="${ROLLOUT_TIMEOUT:-600}"
 deployment=deployment/conduitd
@@ -106,10 +115,12 @@ cmd_render() {
     tmp=$(mktemp -d)
     cleanup_paths+=("$tmp")
     rel=$(realpath --relative-to="$tmp" "$overlay")
+    # `bases:` (a directory): kustomize v2.0.3 (kubectl 1.20) takes none under
+    # `resources:`; v5 reads it too (a deprecation warning on stderr).
     {
         echo "apiVersion: kustomize.config.k8s.io/v1beta1"
         echo "kind: Kustomization"
-        echo "resources:"
+        echo "bases:"
         echo "  - $rel"
         echo "images:"
         echo "  - name: $current"
@@ -162,7 +173,10 @@ cmd_apply() {
     rendered=$(mktemp)
     cleanup_paths+=("$rendered")
     cmd_render "$env" "$image" >"$rendered"
-    awk -v img="$image" '$1 == "image:" && $2 == img { found = 1 } END { exit !found }' "$rendered" ||
+    # kustomize v2.0.3 writes REPOSITORY@DIGEST for a digest (the tag dropped),
+    # v5 REPOSITORY:TAG@DIGEST: either pins the same image.
+    awk -v img="$image" -v alt="$image_repo@$image_digest" \
+        '$1 == "image:" && ($2 == img || (alt !~ /@$/ && $2 == alt)) { found = 1 } END { exit !found }' "$rendered" ||
         die "rendered manifests do not use $image"
     log "deploying $image to $env (namespace $ns)"
 
@@ -172,6 +186,7 @@ cmd_apply() {
         {
             echo "namespace=$ns"
             echo "previous_revision=$prev"
+            echo "version=$image_tag"
         } >>"$GITHUB_OUTPUT"
     fi
 
@@ -185,32 +200,37 @@ cmd_apply() {
 
     log "step 3/3: waiting for the rollout"
     if "$kubectl" -n "$ns" rollout status "$deployment" --timeout="${rollout_timeout}s"; then
-        log "deployed $image to $env (revision $(revision_of "$ns"))"
+        now=$(revision_of "$ns")
+        log "deployed $image to $env (revision $now; not verified yet: the rollout guard judges it)"
+        [ -z "${GITHUB_OUTPUT:-}" ] || echo "revision=$now" >>"$GITHUB_OUTPUT"
         return 0
     fi
     now=$(revision_of "$ns")
     if [ -z "$prev" ] || [ "$now" = "$prev" ]; then
         die "rollout of $image failed (no earlier revision to return to)"
     fi
-    log "rollout of $image failed: undoing to revision $prev"
-    cmd_undo "$env" "$prev" || true
-    die "rollout of $image failed and was rolled back to revision $prev"
+    log "rollout of $image failed: undoing to the last good revision"
+    cmd_undo "$env" || die "rollout of $image failed, and so did the undo: act by hand (docs/runbook.md)"
+    die "rollout of $image failed and was rolled back to the last good revision"
 }
 
-# Roll environment $1 back to revision $2 (default: the previous one).
+# Roll environment $1 back to revision $2 (default: the last good one).
 cmd_undo() {
     if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
-    local ns
+    local ns rc=0 args
     ns=$(namespace_of "$1")
+    args=(--undo "k8s/deploy.sh undo $*" --namespace "$ns" --deployment "${deployment#deployment/}"
+        --undo-timeout "${rollout_timeout}s")
     if [ -n "${2:-}" ]; then
         [[ "$2" =~ ^[0-9]+$ ]] || die "revision must be a number, not '$2'"
-        log "rolling $1 back to revision $2"
-        "$kubectl" -n "$ns" rollout undo "$deployment" --to-revision="$2"
+        log "rolling $1 back to revision $2 (explicit)"
+        args+=(--to-revision "$2")
     else
-        log "rolling $1 back to the previous revision"
-        "$kubectl" -n "$ns" rollout undo "$deployment"
+        log "rolling $1 back to the last good revision"
     fi
-    "$kubectl" -n "$ns" rollout status "$deployment" --timeout="${rollout_timeout}s"
+    # The guard's exit status 1 is "rolled back"; anything else is a failure.
+    KUBECTL="$kubectl" "$guard" "${args[@]}" || rc=$?
+    [ "$rc" = 1 ] || return 1
     log "$1 now runs revision $(revision_of "$ns")"
 }
 

@@ -177,16 +177,20 @@ fi
 # k8s/deploy.sh apply/undo against the recording stand-in (needs kustomize).
 deploy_sim() {
     # deploy_sim CASE: run k8s/deploy.sh apply staging with a fake cluster and
-    # check the command sequence; CASE is ok, rollout-fails or migration-fails.
-    local case="$1" log="$work/kubectl-$1.log" rc=0
+    # check the command sequence; CASE is ok, rollout-fails, rollout-fails-after-bad
+    # (revisions 6 and 7 unverified, 5 the last good), no-record or migration-fails.
+    local case="$1" log="$work/kubectl-$1.log" rc=0 good=7
+    rm -rf "$log" "$log.d" "$log.undone"
     : >"$log"
     case "$case" in
     ok) export FAKE_JOB=Complete FAKE_ROLLOUT=ok ;;
     rollout-fails) export FAKE_JOB=Complete FAKE_ROLLOUT=fail ;;
+    rollout-fails-after-bad) export FAKE_JOB=Complete FAKE_ROLLOUT=fail && good=5 ;;
+    no-record) export FAKE_JOB=Complete FAKE_ROLLOUT=fail && good="" ;;
     migration-fails) export FAKE_JOB=Failed FAKE_ROLLOUT=ok ;;
     esac
-    FAKE_KUBECTL_LOG="$log" FAKE_REVISION=7 REAL_KUBECTL="$kubectl_bin" KUBECTL="$here/fake-kubectl" \
-        k8s/deploy.sh apply staging "$image" || rc=$?
+    FAKE_KUBECTL_LOG="$log" FAKE_REVISION=7 FAKE_LAST_GOOD="$good" REAL_KUBECTL="$kubectl_bin" \
+        KUBECTL="$here/fake-kubectl" k8s/deploy.sh apply staging "$image" || rc=$?
     unset FAKE_JOB FAKE_ROLLOUT
     # The order of the commands that matter, one word each.
     local seq
@@ -198,12 +202,18 @@ deploy_sim() {
     case "$case" in
     ok) [ "$rc" = 0 ] && [ "$seq" = "delete-job apply-pre wait-job apply-all status " ] ;;
     rollout-fails) [ "$rc" != 0 ] && [ "$seq" = "delete-job apply-pre wait-job apply-all status undo-7 status " ] ;;
+    rollout-fails-after-bad) [ "$rc" != 0 ] && [ "$seq" = "delete-job apply-pre wait-job apply-all status undo-5 status " ] &&
+        [ "$(cat "$log.d/good-hash")" = h-5 ] && [ "$(cat "$log.d/good-rev")" = 9 ] ;;
+    no-record) [ "$rc" != 0 ] && [ "$seq" = "delete-job apply-pre wait-job apply-all status " ] ;;
     migration-fails) [ "$rc" != 0 ] && [ "$seq" = "delete-job apply-pre wait-job " ] ;;
     esac
 }
 if [ "$kubectl_ok" = yes ]; then
     check "k8s/deploy.sh apply: migration Job, then rollout, then status" deploy_sim ok
-    check "k8s/deploy.sh apply: failed rollout is undone to the previous revision" deploy_sim rollout-fails
+    check "k8s/deploy.sh apply: failed rollout is undone to the last good revision (7)" deploy_sim rollout-fails
+    check "k8s/deploy.sh apply: after two bad deploys, undone to the last good (5), not the previous (7)" \
+        deploy_sim rollout-fails-after-bad
+    check "k8s/deploy.sh apply: no last good revision recorded: no blind undo" deploy_sim no-record
     check "k8s/deploy.sh apply: failed migration leaves the Deployment alone" deploy_sim migration-fails
     reject "k8s/deploy.sh refuses the :latest tag" "latest" \
         env KUBECTL="$kubectl_bin" k8s/deploy.sh render staging ghcr.io/conduitd/conduitd:latest

@@ -119,7 +119,7 @@ open(sys.argv[2], "w").write(text.replace(os.environ["FROM"], os.environ["TO"], 
     }
     mutate "error-ratio threshold raised" "http_5xx_ratio:rate5m > 0.05" "http_5xx_ratio:rate5m > 0.5"
     mutate "error-ratio minimum-traffic guard dropped" \
-        "and on (version) conduitd_version:http_requests:rate5m >= 0.5
+        "and on (namespace, version) conduitd_version:http_requests:rate5m >= 0.5
         for: 2m
         labels:
           severity: critical
@@ -137,16 +137,25 @@ open(sys.argv[2], "w").write(text.replace(os.environ["FROM"], os.environ["TO"], 
         labels:
           severity: critical
           trigger: error_ratio"
-    mutate "readiness guard dropped" "and on (version) conduitd_version:readiness_checks:rate5m >= 0.05" ""
+    mutate "readiness guard dropped" "and on (namespace, version) conduitd_version:readiness_checks:rate5m >= 0.05" ""
     mutate "readiness for: dropped" "readiness_checks:rate5m >= 0.05
         for: 2m" "readiness_checks:rate5m >= 0.05
         for: 0s"
     mutate "recycling counted as a crash" 'reason!="recycle"' 'reason!="none"'
     mutate "crash-loop gauge ignored" "or conduitd_version:crash_loop:max > 0" ""
     mutate "latency threshold raised" "p99_rate5m > 1" "p99_rate5m > 5"
-    mutate "version split lost" "sum by (version) (
-            rate(http_requests_total{code=~\"5..\"}[5m])" "sum by (version) (
+    mutate "version split lost" "sum by (namespace, version) (
+            rate(http_requests_total{code=~\"5..\"}[5m])" "sum by (namespace, version) (
             rate(http_requests_total{code=~\"5..\", instance=\"none\"}[5m])"
+    mutate "namespace summed away" "sum by (namespace, version) (
+            rate(http_requests_total{code=~\"5..\"}[5m])" "sum by (version) (
+            rate(http_requests_total{code=~\"5..\"}[5m])"
+    mutate "targets that are down counted as present" 'absent(up{job=~"(.+/)?conduitd"} == 1)' \
+        'absent(up{job=~"(.+/)?conduitd"})'
+    mutate "pods nobody scrapes not noticed" 'unless on (namespace) max by (namespace) (up{job=~"(.+/)?conduitd"} == 1)' \
+        'unless on (namespace) max by (namespace) (up{job=~"(.+/)?conduitd"})'
+    mutate "operator job names (NAMESPACE/conduitd) not matched" \
+        'count by (namespace, job) (up{job=~"(.+/)?conduitd"} == 0)' 'count by (namespace, job) (up{job="conduitd"} == 0)'
 fi
 
 echo "--- k8s copies"
@@ -242,19 +251,46 @@ triggers_doc() {
     diff -u "$tmp/doc-triggers.txt" "$tmp/triggers.txt"
 }
 check "docs/rollback.md lists the triggers the guard reads (rollout-guard --check-rules)" triggers_doc
+# rollouts LOG: the stand-in's `rollout ...` commands, one a line, without the time stamp.
+rollouts() { cut -d' ' -f2- "$1" | grep '^rollout ' || true; }
 guard_e2e() {
     local log="$tmp/e2e.log" out rc=0
-    rm -f "$log"
+    rm -rf "$log" "$log.d"
     out=$(KUBECTL="$here/kubectl-standin" STANDIN_LOG="$log" "$guard" --e2e-failed "bruno: 3 of 154 failed" \
-        --deployment conduitd --namespace conduitd-staging --to-revision 7) || rc=$?
+        --deployment conduitd --namespace conduitd-staging --to-revision 4) || rc=$?
     echo "$out"
     cat "$log"
     [ "$rc" = 1 ] &&
-        [ "$(cut -d' ' -f2- "$log" | head -n 1)" = "rollout undo deployment/conduitd -n conduitd-staging --to-revision=7" ] &&
-        cut -d' ' -f2- "$log" | sed -n 2p | grep -q '^rollout status deployment/conduitd -n conduitd-staging --timeout=600s$' &&
+        [ "$(rollouts "$log" | head -n 1)" = "rollout undo deployment/conduitd -n conduitd-staging --to-revision=4" ] &&
+        rollouts "$log" | sed -n 2p | grep -q '^rollout status deployment/conduitd -n conduitd-staging --timeout=600s$' &&
         echo "$out" | tail -n 1 | grep -q 'ROLLED BACK: .*staging E2E failed: bruno: 3 of 154 failed'
 }
-check "guard --e2e-failed: undo, rollout status, exit 1, one-line reason" guard_e2e
+check "guard --e2e-failed --to-revision 4: undo to 4, rollout status, exit 1, one-line reason" guard_e2e
+guard_last_good() {
+    # Two bad deploys in a row: revisions 7 and 8 are unverified, 5 was the last promoted. The
+    # undo must go to 5 (plain `rollout undo` would go to 7), then renew the record: the undo
+    # renumbered 5's ReplicaSet to 9.
+    local log="$tmp/lastgood.log" out rc=0
+    rm -rf "$log" "$log.d"
+    out=$(KUBECTL="$here/kubectl-standin" STANDIN_LOG="$log" STANDIN_REVISION=8 STANDIN_LAST_GOOD=5 \
+        "$guard" --undo "by hand" --namespace conduitd-production) || rc=$?
+    echo "$out"
+    cat "$log"
+    [ "$rc" = 1 ] &&
+        [ "$(rollouts "$log" | head -n 1)" = "rollout undo deployment/conduitd -n conduitd-production --to-revision=5" ] &&
+        grep -q ' annotate deployment/conduitd -n conduitd-production --overwrite conduitd.io/last-good-template-hash=hash-5 conduitd.io/last-good-revision=9$' "$log" &&
+        [ "$(cat "$log.d/good-rev")" = 9 ]
+}
+check "guard --undo: to the last good revision (5 after bad 7 and 8), record renewed (now 9)" guard_last_good
+guard_no_record() {
+    local log="$tmp/norecord.log" out rc=0
+    rm -rf "$log" "$log.d"
+    out=$(KUBECTL="$here/kubectl-standin" STANDIN_LOG="$log" STANDIN_LAST_GOOD="" \
+        "$guard" --undo "by hand" --namespace ns 2>&1) || rc=$?
+    echo "$out"
+    [ "$rc" = 4 ] && [ -z "$(rollouts "$log")" ] && echo "$out" | grep -q 'no last good revision recorded'
+}
+check "guard: no last good revision recorded: no undo at all (exit 4), never a guess" guard_no_record
 guard_undo_fails() {
     local rc=0
     KUBECTL="$here/kubectl-standin" STANDIN_LOG="$tmp/fail.log" STANDIN_EXIT=1 \
@@ -262,7 +298,7 @@ guard_undo_fails() {
     cat "$tmp/g.out"
     [ "$rc" = 4 ] && grep -q 'UNDO FAILED' "$tmp/g.out"
 }
-check "guard: a failing undo exits 4 and says so" guard_undo_fails
+check "guard: a failing kubectl exits 4 and says so" guard_undo_fails
 guard_usage() {
     local rc=0
     "$guard" --prometheus http://127.0.0.1:9 >/dev/null 2>&1 || rc=$?
@@ -278,13 +314,25 @@ guard_usage() {
 }
 check "guard: usage errors and rules without triggers exit 2" guard_usage
 guard_unreachable() {
-    local rc=0
-    KUBECTL="$here/kubectl-standin" STANDIN_LOG="$tmp/unreach.log" "$guard" --version v2 \
+    # No data for the whole window is a failure: roll back to the last good revision.
+    local log="$tmp/unreach.log" rc=0
+    rm -rf "$log" "$log.d"
+    KUBECTL="$here/kubectl-standin" STANDIN_LOG="$log" "$guard" --version v2 \
         --prometheus http://127.0.0.1:9 --window 2s --interval 1s >"$tmp/g.out" 2>&1 || rc=$?
     cat "$tmp/g.out"
-    [ "$rc" = 3 ] && [ ! -e "$tmp/unreach.log" ] && grep -q 'INCONCLUSIVE' "$tmp/g.out"
+    [ "$rc" = 1 ] && grep -q 'ROLLED BACK: .*unverified: no successful evaluation' "$tmp/g.out" &&
+        [ "$(rollouts "$log" | head -n 1)" = "rollout undo deployment/conduitd -n default --to-revision=5" ]
 }
-check "guard: Prometheus unreachable for the whole window is inconclusive (exit 3, no undo)" guard_unreachable
+check "guard: Prometheus unreachable for the whole window rolls back to the last good revision" guard_unreachable
+guard_unreachable_inconclusive() {
+    local log="$tmp/unreach2.log" rc=0
+    rm -rf "$log" "$log.d"
+    KUBECTL="$here/kubectl-standin" STANDIN_LOG="$log" "$guard" --version v2 --no-data inconclusive \
+        --prometheus http://127.0.0.1:9 --window 2s --interval 1s >"$tmp/g.out" 2>&1 || rc=$?
+    cat "$tmp/g.out"
+    [ "$rc" = 3 ] && [ ! -e "$log" ] && grep -q 'INCONCLUSIVE' "$tmp/g.out"
+}
+check "guard --no-data inconclusive: no data is exit 3, no kubectl at all" guard_unreachable_inconclusive
 
 echo "--- budget"
 if [ -n "$py" ]; then

@@ -8,14 +8,19 @@ CONDUIT_RELEASE=v2 (the new one). Both use the real PostgreSQL (DATABASE_URL), v
 TCP proxy owned by the drill. A load client sends API traffic to both; a prober plays the
 kubelet, asking each /readyz every second. Then script/rollout-guard watches v2 twice at once:
 through Prometheus's HTTP API, and (no-Prometheus mode) by scraping the two /metrics itself.
-kubectl is test/rollback/kubectl-standin, which records the commands it gets.
+kubectl is test/rollback/kubectl-standin, which records the commands it gets and plays a
+Deployment at revision 6 whose last good revision (recorded by an earlier promote) is 5.
 
   run A "failure":  after a few healthy evaluations the proxy is cut, so v2's database is
                     unreachable and its API answers 503. Both guards must decide "roll back",
-                    call `rollout undo` and `rollout status`, and exit 1. The time from the cut to
+                    call `rollout undo --to-revision=5` (the last good revision, not "the previous") and
+                    `rollout status`, and exit 1. The time from the cut to
                     each guard's undo is measured and printed.
-  run B "healthy":  nothing fails. Both guards must decide "promote", exit 0, call nothing; a
-                    third guard watching a version no pod runs ends "inconclusive" (exit 3).
+  run B "healthy":  nothing fails. Both guards must decide "promote", exit 0, and record
+                    revision 6 as the last good one (an annotation), undoing nothing. A guard
+                    watching a version no pod runs has no data: it rolls back to revision 5
+                    (exit 1), and with --no-data inconclusive ends "inconclusive" (exit 3)
+                    calling no kubectl.
   run C "crash":    v2's workers are killed as fast as they start (as a build that segfaults
                     would die). Both guards must roll back on ConduitdWorkerCrashLoop or
                     ConduitdReadinessFailing. Needs neither PostgreSQL nor the API.
@@ -57,7 +62,7 @@ STANDIN = os.path.join(HERE, "kubectl-standin")
 DASHBOARD = os.path.join(SRC, "monitoring", "dashboards", "conduitd.json")
 
 GUARD_ARGS = ["--rate-window", "10s", "--for", "5s", "--interval", "1s",
-              "--deployment", "conduitd", "--namespace", "drill"]
+              "--deployment", "conduitd", "--namespace", "drill", "--revision", "6"]
 HEALTHY_BEFORE_CUT_S = 6  # the guards see healthy evaluations first
 WINDOW_A = "45s"          # guard window of the failing run (it must decide well before)
 WINDOW_B = "25s"          # guard window of the healthy run (it runs to the end)
@@ -425,8 +430,12 @@ def run(name, failure, checks, workdir, db_url):
                   + GUARD_ARGS, workdir),
         ]
         if not failure:
-            # A version no pod runs: never judged, so neither promoted nor rolled back.
+            # A version no pod runs: no data, so not verified. By default rolled back; with
+            # --no-data inconclusive neither promoted nor rolled back.
+            guards.append(Guard(name + "-nodata", ["--prometheus", prom.url, "--version", "v9",
+                                                   "--window", "3s"] + GUARD_ARGS, workdir))
             guards.append(Guard(name + "-idle", ["--prometheus", prom.url, "--version", "v9",
+                                                 "--no-data", "inconclusive",
                                                  "--window", "3s"] + GUARD_ARGS, workdir))
         t_fail = None
         before = {}
@@ -492,14 +501,16 @@ def run(name, failure, checks, workdir, db_url):
             print("   --- decision log of %s (exit %s)" % (g.name, code))
             for line in out.splitlines():
                 print("   | " + line)
+            rollouts = [a.split(" --timeout")[0] for _, a in cmds if a.startswith("rollout ")]
+            undo_to_last_good = [
+                "rollout undo deployment/conduitd -n drill --to-revision=5",
+                "rollout status deployment/conduitd -n drill"]
             if failure:
                 undo = [(t, a) for t, a in cmds if a.startswith("rollout undo")]
                 checks.check("%s: guard decides roll back (exit 1)" % g.name, code == 1,
                              "exit %s" % code)
-                checks.check("%s: guard ran `rollout undo` then `rollout status`" % g.name,
-                             [a.split(" --timeout")[0] for _, a in cmds] == [
-                                 "rollout undo deployment/conduitd -n drill",
-                                 "rollout status deployment/conduitd -n drill"],
+                checks.check("%s: guard ran `rollout undo --to-revision=5` (last good) then "
+                             "`rollout status`" % g.name, rollouts == undo_to_last_good,
                              "; ".join(a for _, a in cmds))
                 checks.check("%s: the breach named is the expected trigger of v2" % g.name,
                              re.search(r"DECISION: roll back: %s: v2 " % expected[failure], out)
@@ -509,15 +520,24 @@ def run(name, failure, checks, workdir, db_url):
                              len(healthy) >= 2, "%d healthy evaluations" % len(healthy))
                 if undo:
                     measured[g.name] = undo[0][0] - t_fail
+            elif g.name.endswith("-nodata"):
+                checks.check("%s: a version without data is rolled back to the last good "
+                             "revision (exit 1)" % g.name, code == 1 and rollouts ==
+                             undo_to_last_good and "unverified: no series of version v9" in out,
+                             "exit %s, commands %s" % (code, rollouts))
             elif g.name.endswith("-idle"):
-                checks.check("%s: a version without traffic is inconclusive (exit 3), no kubectl"
-                             % g.name, code == 3 and not cmds and "INCONCLUSIVE" in out,
+                checks.check("%s: with --no-data inconclusive: exit 3, no kubectl" % g.name,
+                             code == 3 and not cmds and "INCONCLUSIVE" in out,
                              "exit %s, commands %s" % (code, cmds))
             else:
                 checks.check("%s: guard decides promote (exit 0)" % g.name, code == 0,
                              "exit %s" % code)
-                checks.check("%s: no kubectl command" % g.name, not cmds,
-                             "; ".join(a for _, a in cmds))
+                annotate = [a for _, a in cmds if a.startswith("annotate ")]
+                checks.check("%s: records revision 6 as the last good one, undoes nothing"
+                             % g.name, not rollouts and len(annotate) == 1 and
+                             "conduitd.io/last-good-template-hash=hash-6 "
+                             "conduitd.io/last-good-revision=6 conduitd.io/last-good-version=v2"
+                             in annotate[0], "; ".join(a for _, a in cmds))
                 checks.check("%s: PROMOTE logged" % g.name,
                              re.search(r"PROMOTE: v2 healthy", out) is not None)
         return measured
