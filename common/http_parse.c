@@ -553,15 +553,33 @@ bool http_parse_in_request_line(const struct http_parse *p)
     return p->rl_end == 0;
 }
 
-const char *http_parse_header(const struct http_parse *p, const char *req, const char *name)
+/* The first (or, with last, the last) header named name, as the two
+ * lookups below answer. */
+static const char *http_parse_find_header(const struct http_parse *p, const char *req,
+                                          const char *name, bool last)
 {
+    const char *found = NULL;
+
     if (!p->head_checked || p->status != 0)
         return NULL;
     size_t n = strlen(name);
     for (int i = 0; i < p->nhdr; i++) {
         const struct http_header *h = &p->hdrs[i];
-        if (h->name_len == n && strcasecmp(req + h->name_off, name) == 0)
-            return h->val_len > 0 ? req + h->val_off : "";
+        if (h->name_len == n && strcasecmp(req + h->name_off, name) == 0) {
+            found = h->val_len > 0 ? req + h->val_off : "";
+            if (!last)
+                break;
+        }
     }
-    return NULL;
+    return found;
+}
+
+const char *http_parse_header(const struct http_parse *p, const char *req, const char *name)
+{
+    return http_parse_find_header(p, req, name, false);
+}
+
+const char *http_parse_header_last(const struct http_parse *p, const char *req, const char *name)
+{
+    return http_parse_find_header(p, req, name, true);
 }

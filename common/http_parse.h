@@ -106,4 +106,8 @@ bool http_parse_in_request_line(const struct http_parse *p);
  * absent, "" if empty. The first of repeated headers wins. */
 const char *http_parse_header(const struct http_parse *p, const char *req, const char *name);
 
+/* The same, but the last of repeated headers wins: for headers that proxies
+ * append as a line of their own (X-Forwarded-For). */
+const char *http_parse_header_last(const struct http_parse *p, const char *req, const char *name);
+
 #endif

@@ -61,24 +61,11 @@ const char *http_request_header(const struct http_request *r, const char *name)
     return http_parse_header(&r->conn->parse, http_request_base(r), name);
 }
 
-/* The same scan, keeping the last match: for headers that proxies append
- * as a line of their own (X-Forwarded-For), where the last line is the one
- * the nearest hop wrote. */
+/* The last of repeated headers: proxies append X-Forwarded-For as a line
+ * of their own, and the last line is the one the nearest hop wrote. */
 const char *http_request_header_last(const struct http_request *r, const char *name)
 {
-    const char *found = NULL;
-
-    if (!r->headers_ready)
-        return NULL;
-    const struct http_conn *c = r->conn;
-    const char *base = http_request_base(r);
-    size_t n = strlen(name);
-    for (int i = 0; i < c->nhdr; i++) {
-        const struct http_header *h = &c->hdrs[i];
-        if (h->name_len == n && strcasecmp(base + h->name_off, name) == 0)
-            found = h->val_len > 0 ? base + h->val_off : "";
-    }
-    return found;
+    return http_parse_header_last(&r->conn->parse, http_request_base(r), name);
 }
 
 /* The body, NUL-terminated in the read buffer. */
