@@ -239,6 +239,13 @@ static int db_conn_watch(struct db_conn *c)
         event_assign(&c->ev_write, c->pool->base, fd, EV_WRITE | EV_PERSIST, db_conn_on_write, c) !=
             0)
         return -1;
+    /* With priorities on the base (the worker sets two), results come
+     * before clients: a loop busy with thousands of client sockets still
+     * hands each finished query back at once, so the pool's throughput does
+     * not shrink to its depth per loop iteration under overload. */
+    if (event_base_get_npriorities(c->pool->base) > 1 &&
+        (event_priority_set(&c->ev_read, 0) != 0 || event_priority_set(&c->ev_write, 0) != 0))
+        return -1;
     c->events_set = true;
     if (event_add(&c->ev_read, NULL) != 0)
         return -1;
