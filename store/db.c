@@ -838,6 +838,20 @@ static struct db_job *db_job_new(int nparams, const char *const *values)
     return j;
 }
 
+/* Let every up connection with room take queued work. A connection takes
+ * from the queue when it finishes a query; this makes sure that one with
+ * room never stays idle while queries wait (a safeguard: it costs a pass
+ * over the pool only when a query has to queue). */
+static void db_kick(struct db_pool *p)
+{
+    for (int i = 0; i < p->nconns && !TAILQ_EMPTY(&p->queue); i++) {
+        struct db_conn *c = &p->conns[i];
+        if ((c->state == DB_CONN_IDLE || c->state == DB_CONN_BUSY) &&
+            c->inflight < p->cfg.pipeline_depth)
+            db_conn_dispatch(c);
+    }
+}
+
 int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn fn, void *arg)
 {
     struct db_job *j;
@@ -875,6 +889,7 @@ int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn 
     (void)clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
     TAILQ_INSERT_TAIL(&p->queue, j, link);
     p->queued++;
+    db_kick(p);
     return 0;
 }
 
