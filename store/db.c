@@ -24,7 +24,9 @@
  *
  * Queue timeout: a job that waited longer than cfg.queue_timeout_ms for a
  * connection is answered DB_OVERLOADED without being sent (the server did
- * no work for it), and counted as shed (reason db_queue); the check runs
+ * no work for it), and counted as shed (reason db_queue); the wait counts
+ * from when a connection was up (a query queued while the pool connects is
+ * not shed for the connect's time); the check runs
  * when a connection takes the job and, for the head of the queue, on every
  * new query, so a standing queue sheds its stale jobs at once. Every query
  * records its wait (0 when it went out at once) in the scoreboard's
@@ -124,7 +126,8 @@ struct db_pool {
     int nup; /* connections IDLE or BUSY */
     int nidle;
     int nbusy;
-    bool down; /* nothing up and the last attempt failed: refuse queries */
+    bool down;                /* nothing up and the last attempt failed: refuse queries */
+    struct timespec up_since; /* monotonic: when the first connection of this streak came up */
     bool stopping;
     unsigned rng;
     int nconns;
@@ -188,8 +191,8 @@ static void db_conn_set_state(struct db_conn *c, enum db_conn_state s)
     }
     if (was_up && !is_up)
         p->nup--;
-    if (!was_up && is_up)
-        p->nup++;
+    if (!was_up && is_up && p->nup++ == 0)
+        (void)clock_gettime(CLOCK_MONOTONIC, &p->up_since);
     c->state = s;
 }
 
@@ -416,10 +419,20 @@ static int db_conn_run(struct db_conn *c, int stmt, const char *const *values, d
     return 0;
 }
 
-/* True when a job that waited this long (seconds) is past the queue timeout. */
-static bool db_job_expired(const struct db_pool *p, double waited)
+/* True when job j, seen at now, is past the queue timeout. The wait counts
+ * from when a connection was up to take it: queries queued while the pool
+ * was still connecting wait for it (a start, not an overload). */
+static bool db_job_expired(const struct db_pool *p, const struct db_job *j,
+                           const struct timespec *now)
 {
-    return p->cfg.queue_timeout_ms > 0 && waited * 1000.0 > (double)p->cfg.queue_timeout_ms;
+    double waited;
+
+    if (p->cfg.queue_timeout_ms <= 0 || p->nup == 0)
+        return false;
+    waited = db_elapsed(&j->queued_at, now);
+    if (db_elapsed(&p->up_since, now) < waited)
+        waited = db_elapsed(&p->up_since, now);
+    return waited * 1000.0 > (double)p->cfg.queue_timeout_ms;
 }
 
 /* Answer a job DB_OVERLOADED without running it (the caller frees it). */
@@ -442,7 +455,7 @@ static void db_shed_stale(struct db_pool *p)
     (void)clock_gettime(CLOCK_MONOTONIC, &now);
     while ((j = TAILQ_FIRST(&p->queue)) != NULL) {
         double waited = db_elapsed(&j->queued_at, &now);
-        if (!db_job_expired(p, waited))
+        if (!db_job_expired(p, j, &now))
             break;
         TAILQ_REMOVE(&p->queue, j, link);
         p->queued--;
@@ -469,7 +482,7 @@ static void db_conn_dispatch(struct db_conn *c)
         waited = db_elapsed(&j->queued_at, &now);
         if (p->slot != NULL)
             sb_record_db_wait(p->slot, waited);
-        if (db_job_expired(p, waited))
+        if (db_job_expired(p, j, &now))
             db_job_shed(p, j);
         else if (db_conn_run(c, j->stmt, j->values, j->fn, j->arg) != 0)
             j->fn(DB_UNAVAILABLE, NULL, j->arg);
