@@ -22,8 +22,8 @@
 # (2 + DURATION) * |OVERLOAD_CONNS| seconds plus seeding.
 #
 # Environment: OVERLOAD_CONNS ("16 32 4096"), OVERLOAD_DURATION (10),
-# OVERLOAD_WORKERS (2), OVERLOAD_ARGS (extra conduitd flags, e.g.
-# "--shed-delay-ms 0" to compare).
+# OVERLOAD_WORKERS (2), OVERLOAD_ARGS (extra conduitd flags; docs/benchmarks.md
+# compares the defaults with "--max-in-flight 32 --shed-delay-ms 1000").
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -165,6 +165,8 @@ EOF
     echo "overload: $(tail -n 2 "$work/results" | tr '\n' ' ')"
 done
 
+echo
+echo "conduitd flags: --workers $workers ${extra_args[*]:-(admission defaults)}"
 python3 - "$work/results" <<'EOF'
 import sys
 runs, server = [], {}
