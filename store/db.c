@@ -24,7 +24,9 @@
  *
  * Queue timeout: a job that waited longer than cfg.queue_timeout_ms for a
  * connection is answered DB_OVERLOADED without being sent (the server did
- * no work for it), and counted as shed (reason db_queue); the check runs
+ * no work for it), and counted as shed (reason db_queue); the wait counts
+ * from when a connection was up (a query queued while the pool connects is
+ * not shed for the connect's time); the check runs
  * when a connection takes the job and, for the head of the queue, on every
  * new query, so a standing queue sheds its stale jobs at once. Every query
  * records its wait (0 when it went out at once) in the scoreboard's
@@ -124,7 +126,8 @@ struct db_pool {
     int nup; /* connections IDLE or BUSY */
     int nidle;
     int nbusy;
-    bool down; /* nothing up and the last attempt failed: refuse queries */
+    bool down;                /* nothing up and the last attempt failed: refuse queries */
+    struct timespec up_since; /* monotonic: when the first connection of this streak came up */
     bool stopping;
     unsigned rng;
     int nconns;
@@ -188,8 +191,8 @@ static void db_conn_set_state(struct db_conn *c, enum db_conn_state s)
     }
     if (was_up && !is_up)
         p->nup--;
-    if (!was_up && is_up)
-        p->nup++;
+    if (!was_up && is_up && p->nup++ == 0)
+        (void)clock_gettime(CLOCK_MONOTONIC, &p->up_since);
     c->state = s;
 }
 
@@ -238,6 +241,13 @@ static int db_conn_watch(struct db_conn *c)
             0 ||
         event_assign(&c->ev_write, c->pool->base, fd, EV_WRITE | EV_PERSIST, db_conn_on_write, c) !=
             0)
+        return -1;
+    /* With priorities on the base (the worker sets two), results come
+     * before clients: a loop busy with thousands of client sockets still
+     * hands each finished query back at once, so the pool's throughput does
+     * not shrink to its depth per loop iteration under overload. */
+    if (event_base_get_npriorities(c->pool->base) > 1 &&
+        (event_priority_set(&c->ev_read, 0) != 0 || event_priority_set(&c->ev_write, 0) != 0))
         return -1;
     c->events_set = true;
     if (event_add(&c->ev_read, NULL) != 0)
@@ -409,10 +419,20 @@ static int db_conn_run(struct db_conn *c, int stmt, const char *const *values, d
     return 0;
 }
 
-/* True when a job that waited this long (seconds) is past the queue timeout. */
-static bool db_job_expired(const struct db_pool *p, double waited)
+/* True when job j, seen at now, is past the queue timeout. The wait counts
+ * from when a connection was up to take it: queries queued while the pool
+ * was still connecting wait for it (a start, not an overload). */
+static bool db_job_expired(const struct db_pool *p, const struct db_job *j,
+                           const struct timespec *now)
 {
-    return p->cfg.queue_timeout_ms > 0 && waited * 1000.0 > (double)p->cfg.queue_timeout_ms;
+    double waited;
+
+    if (p->cfg.queue_timeout_ms <= 0 || p->nup == 0)
+        return false;
+    waited = db_elapsed(&j->queued_at, now);
+    if (db_elapsed(&p->up_since, now) < waited)
+        waited = db_elapsed(&p->up_since, now);
+    return waited * 1000.0 > (double)p->cfg.queue_timeout_ms;
 }
 
 /* Answer a job DB_OVERLOADED without running it (the caller frees it). */
@@ -435,7 +455,7 @@ static void db_shed_stale(struct db_pool *p)
     (void)clock_gettime(CLOCK_MONOTONIC, &now);
     while ((j = TAILQ_FIRST(&p->queue)) != NULL) {
         double waited = db_elapsed(&j->queued_at, &now);
-        if (!db_job_expired(p, waited))
+        if (!db_job_expired(p, j, &now))
             break;
         TAILQ_REMOVE(&p->queue, j, link);
         p->queued--;
@@ -462,7 +482,7 @@ static void db_conn_dispatch(struct db_conn *c)
         waited = db_elapsed(&j->queued_at, &now);
         if (p->slot != NULL)
             sb_record_db_wait(p->slot, waited);
-        if (db_job_expired(p, waited))
+        if (db_job_expired(p, j, &now))
             db_job_shed(p, j);
         else if (db_conn_run(c, j->stmt, j->values, j->fn, j->arg) != 0)
             j->fn(DB_UNAVAILABLE, NULL, j->arg);
@@ -831,6 +851,20 @@ static struct db_job *db_job_new(int nparams, const char *const *values)
     return j;
 }
 
+/* Let every up connection with room take queued work. A connection takes
+ * from the queue when it finishes a query; this makes sure that one with
+ * room never stays idle while queries wait (a safeguard: it costs a pass
+ * over the pool only when a query has to queue). */
+static void db_kick(struct db_pool *p)
+{
+    for (int i = 0; i < p->nconns && !TAILQ_EMPTY(&p->queue); i++) {
+        struct db_conn *c = &p->conns[i];
+        if ((c->state == DB_CONN_IDLE || c->state == DB_CONN_BUSY) &&
+            c->inflight < p->cfg.pipeline_depth)
+            db_conn_dispatch(c);
+    }
+}
+
 int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn fn, void *arg)
 {
     struct db_job *j;
@@ -868,6 +902,7 @@ int db_query(struct db_pool *p, int stmt, const char *const *values, db_done_fn 
     (void)clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
     TAILQ_INSERT_TAIL(&p->queue, j, link);
     p->queued++;
+    db_kick(p);
     return 0;
 }
 

@@ -67,6 +67,7 @@ struct admission {
     int overflow;        /* connections nobody else took: accept this many regardless */
     bool draining;
     int64_t hold_since_ms;
+    size_t nheld; /* refusals held for --shed-delay-ms: in the core's in-flight count, not ours */
     struct event *ev_hold;
     struct event *ev_held;
     struct admission_held_list held;
@@ -256,6 +257,7 @@ static void admission_release_held(struct admission *a, bool all)
 
     while ((h = TAILQ_FIRST(&a->held)) != NULL && (all || h->due_ms <= now)) {
         TAILQ_REMOVE(&a->held, h, link);
+        a->nheld--;
         admission_answer(h->req, h->close);
         free(h);
     }
@@ -285,6 +287,7 @@ static void admission_shed(struct admission *a, struct http_request *req, enum s
     h->close = close;
     h->due_ms = proc_mono_ms() + a->shed_delay_ms;
     TAILQ_INSERT_TAIL(&a->held, h, link);
+    a->nheld++;
     if (TAILQ_FIRST(&a->held) == h)
         admission_arm_held(a);
 }
@@ -297,8 +300,9 @@ bool admission_refuse(struct admission *a, struct http_request *req)
         admission_shed(a, req, SB_SHED_CONNECTIONS, true);
         return true;
     }
-    /* in_flight counts this request already */
-    if (http_server_in_flight(a->http) > (size_t)a->max_in_flight) {
+    /* The core's in-flight count includes this request and the refusals
+     * held for --shed-delay-ms; the budget is for requests being worked on. */
+    if (http_server_in_flight(a->http) - a->nheld > (size_t)a->max_in_flight) {
         admission_shed(a, req, SB_SHED_IN_FLIGHT, false);
         return true;
     }

@@ -110,14 +110,15 @@ static void worker_on_request(struct http_request *req, void *arg)
     int route = ROUTER_UNMATCHED;
     enum router_result res;
 
-    if (admission_refuse(w->admission, req)) {
-        worker_publish_in_flight(w);
-        return;
-    }
     params.count = 0;
     res = router_match(w->router, http_request_method(req), http_request_path(req), &fn, &params,
                        &route);
     http_request_set_route(req, route);
+    /* After matching (no I/O), so that a refusal is counted under its route. */
+    if (admission_refuse(w->admission, req)) {
+        worker_publish_in_flight(w);
+        return;
+    }
     switch (res) {
     case ROUTER_FOUND:
         fn(req, &params, w->api);
@@ -380,6 +381,14 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
     w->base = event_base_new();
     if (w->base == NULL) {
         snprintf(err, errlen, "cannot create the event loop");
+        return -1;
+    }
+    /* Two priorities: 0 for the stores' sockets (store/db.c), 1 (the
+     * default) for everything else; libevent runs only the highest active
+     * priority per pass, so answers from PostgreSQL are not stuck behind a
+     * pass over thousands of client sockets. */
+    if (event_base_priority_init(w->base, 2) != 0) {
+        snprintf(err, errlen, "cannot set event priorities");
         return -1;
     }
     if (worker_ignore_signals() != 0 ||

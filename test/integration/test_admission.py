@@ -194,6 +194,34 @@ def test_db_queue_timeout_sheds_stale_waits():
         assert waits == 64, waits
 
 
+def test_held_refusals_do_not_use_the_budget():
+    if not os.environ.get("DATABASE_URL"):
+        print("skipped: no DATABASE_URL (script/test starts PostgreSQL)")
+        return
+    migrate()
+    with harness.Server(workers=1, with_services=True,
+                        args=["--access-log", "off", "--cache-ttl", "0", "--max-in-flight", "1",
+                              "--shed-delay-ms", "1500"]) as srv:
+        srv.wait_ready()
+        support.wait_for(lambda: srv.get("/api/articles/no-such-article").status == 404, 10,
+                         what="the database")
+        req = b"GET /api/articles/no-such-article HTTP/1.1\r\nHost: t\r\n\r\n"
+        burst = [support.connect(srv.port) for _ in range(16)]
+        for s in burst:
+            s.sendall(req)
+        time.sleep(0.3)  # the refusals are held now
+        held = shed(srv, "in_flight")
+        assert held > 0, held
+        # A request while they are held is worked on: they are no work.
+        t0 = time.monotonic()
+        status, _, _ = support.raw_request(srv.port, req)
+        assert status == 404 and time.monotonic() - t0 < 1.0, status
+        statuses = [support.read_response(s, timeout=5)[0] for s in burst]
+        assert statuses.count(503) == held, (statuses, held)
+        for s in burst:
+            s.close()
+
+
 def test_shed_delay_holds_the_refusal():
     with harness.Server(workers=1, args=["--access-log", "off", "--max-connections", "1",
                                          "--shed-delay-ms", "300"]) as srv:
@@ -218,4 +246,5 @@ if __name__ == "__main__":
     harness.run_tests([test_burst_spreads_over_workers, test_connection_ceiling_closes_gracefully,
                        test_in_flight_budget_refuses_before_work,
                        test_db_queue_timeout_sheds_stale_waits,
+                       test_held_refusals_do_not_use_the_budget,
                        test_shed_delay_holds_the_refusal])

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# bench/overload.sh: the DB-bound read past capacity (issue 11, points 3
+# and 4), in one run.
+#
+# Seeds a fresh database (conduit_overload) through the API (bench/seed.py),
+# starts conduitd with the cache off (every GET /api/articles/:slug is one
+# PostgreSQL query), then for each connection count in OVERLOAD_CONNS
+# (default "16 32 4096") runs a 2 s warm-up and `wrk -t2 -cN -dDURATION`
+# with bench/wrk_overload.lua. Per run it prints goodput (2xx/s), refusals
+# per second (503 with and without Retry-After), other answers, socket
+# errors and timeouts, p50 and p99 of all answers and of the 2xx alone, the
+# largest worker resident set seen (VmRSS sampled every 0.5 s), and from
+# /metrics deltas the p50/p99 of the time queries waited for a database
+# connection (conduitd_db_queue_wait_seconds) and of the queries themselves,
+# and the shed counters by reason. Last, the ratio of the goodput at the
+# largest count to the throughput at the first.
+#
+# Relies on: wrk, psql, curl, python3; PostgreSQL from DATABASE_URL (else
+# `script/services start`); a conduitd built without sanitizers (CONDUITD,
+# else script/build bench). Raises the open-file limit to the hard limit
+# (at least 16384). Loopback only; bounded: about
+# (2 + DURATION) * |OVERLOAD_CONNS| seconds plus seeding.
+#
+# Environment: OVERLOAD_CONNS ("16 32 4096"), OVERLOAD_DURATION (10),
+# OVERLOAD_WORKERS (2), OVERLOAD_ARGS (extra conduitd flags; docs/benchmarks.md
+# compares the defaults with "--max-in-flight 32 --shed-delay-ms 1000").
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+conns_list="${OVERLOAD_CONNS:-16 32 4096}"
+duration="${OVERLOAD_DURATION:-10}"
+workers="${OVERLOAD_WORKERS:-2}"
+read -r -a extra_args <<<"${OVERLOAD_ARGS:-}"
+
+for tool in wrk psql curl python3; do
+    command -v "$tool" >/dev/null || { echo "overload: $tool not found (run script/bootstrap)" >&2; exit 2; }
+done
+# 4,096 connections need about 8,200 descriptors (wrk's and the workers').
+ulimit -n "$(ulimit -Hn)"
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 16384 ] ||
+    { echo "overload: the open-file limit must allow 16384 (hard limit $(ulimit -Hn))" >&2; exit 2; }
+if [ -z "${DATABASE_URL:-}" ]; then
+    eval "$("$root/script/services" start)"
+fi
+conduitd="${CONDUITD:-}"
+if [ -z "$conduitd" ]; then
+    conduitd="$("$root/script/build" bench | tail -n 1)/conduitd"
+fi
+[ -x "$conduitd" ] || { echo "overload: conduitd not found: $conduitd" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/conduit-overload.XXXXXX")
+pid=""
+# shellcheck disable=SC2317 # called by the EXIT trap
+cleanup() {
+    if [ -n "$pid" ]; then
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+base_url="${DATABASE_URL%/*}"
+psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS conduit_overload WITH (FORCE)" \
+    -c "CREATE DATABASE conduit_overload" >/dev/null
+db="$base_url/conduit_overload"
+export CONDUIT_MIGRATIONS_DIR="${CONDUIT_MIGRATIONS_DIR:-$root/migrations}"
+DATABASE_URL="$db" "$conduitd" migrate >"$work/migrate.log" 2>&1 ||
+    { cat "$work/migrate.log" >&2; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port=$(free_port)
+admin=$(free_port)
+env -u REDIS_URL DATABASE_URL="$db" CONDUIT_CACHE_TTL=0 \
+    JWT_SECRET="bench-secret-0123456789abcdef0123456789" CONDUIT_ACCESS_LOG=off \
+    CONDUIT_LOG_LEVEL=warn \
+    "$conduitd" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+    --workers "$workers" "${extra_args[@]}" </dev/null >"$work/conduitd.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+url="http://127.0.0.1:$port"
+
+echo "overload: seeding through the API"
+python3 "$root/bench/seed.py" "$url" "$work/seed.json" >/dev/null
+python3 - "$work" <<'EOF'
+import json, sys, urllib.parse
+work = sys.argv[1]
+seed = json.load(open(work + "/seed.json"))
+with open(work + "/slug.paths", "w") as f:
+    f.write("\n".join("/api/articles/" + urllib.parse.quote(s, safe="") for s in seed["slugs"]) + "\n")
+EOF
+
+# Largest VmRSS (kB) of the workers, sampled until the file $1.stop exists.
+sample_rss() {
+    local out=$1 max=0 p kb
+    while [ ! -e "$out.stop" ]; do
+        for p in $(curl -fsS "http://127.0.0.1:$admin/status" |
+            python3 -c 'import json,sys; print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"] if w.get("pid")))'); do
+            kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+            [ "${kb:-0}" -gt "$max" ] && max=$kb
+        done
+        echo "$max" >"$out"
+        sleep 0.5
+    done
+}
+
+: >"$work/results"
+for c in $conns_list; do
+    threads=2
+    [ "$c" -lt 2 ] && threads=1
+    wrk -t"$threads" -c"$c" -d2s -s "$root/bench/wrk_overload.lua" "$url" -- "$work/slug.paths" \
+        >/dev/null 2>&1 || true
+    curl -fsS "http://127.0.0.1:$admin/metrics" >"$work/before.prom"
+    rm -f "$work/rss.stop"
+    sample_rss "$work/rss" &
+    sampler=$!
+    line=$(wrk -t"$threads" -c"$c" -d"${duration}s" --timeout 5s -s "$root/bench/wrk_overload.lua" \
+        "$url" -- "$work/slug.paths" | grep '^RESULT') ||
+        { echo "overload: wrk failed at -c$c" >&2; exit 1; }
+    touch "$work/rss.stop"
+    wait "$sampler" || true
+    curl -fsS "http://127.0.0.1:$admin/metrics" >"$work/after.prom"
+    echo "c=$c rss_kb=$(cat "$work/rss") $line" >>"$work/results"
+    python3 - "$work" "$c" >>"$work/results" <<'EOF'
+import re, sys
+work, c = sys.argv[1], sys.argv[2]
+def load(name):
+    out = {}
+    for l in open("%s/%s.prom" % (work, name)):
+        m = re.match(r"^(\S+?(?:\{.*\})?)\s+(\S+)$", l.strip())
+        if m and not l.startswith("#"):
+            out[m.group(1)] = float(m.group(2))
+    return out
+b, a = load("before"), load("after")
+def quantiles(fam):
+    buckets = []
+    for k, v in a.items():
+        m = re.match(r'^%s_bucket\{le="([^"]+)"\}$' % fam, k)
+        if m:
+            le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+            buckets.append((le, v - b.get(k, 0)))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0
+    res = []
+    for q in (0.5, 0.99):
+        want = q * total
+        res.append(next((le for le, n in buckets if n >= want), float("inf")) if total else 0)
+    return total, res
+wn, (w50, w99) = quantiles("conduitd_db_queue_wait_seconds")
+qn, (q50, q99) = quantiles("conduitd_db_query_duration_seconds")
+shed = {r: a.get('conduitd_requests_shed_total{reason="%s"}' % r, 0)
+        - b.get('conduitd_requests_shed_total{reason="%s"}' % r, 0)
+        for r in ("in_flight", "connections", "db_queue")}
+print("c=%s SERVER queries=%d wait_p50_le_ms=%g wait_p99_le_ms=%g query_p50_le_ms=%g "
+      "query_p99_le_ms=%g shed_in_flight=%d shed_connections=%d shed_db_queue=%d"
+      % (c, qn, w50 * 1e3, w99 * 1e3, q50 * 1e3, q99 * 1e3, shed["in_flight"],
+         shed["connections"], shed["db_queue"]))
+EOF
+    echo "overload: $(tail -n 2 "$work/results" | tr '\n' ' ')"
+done
+
+echo
+echo "conduitd flags: --workers $workers ${extra_args[*]:-(admission defaults)}"
+python3 - "$work/results" <<'EOF'
+import sys
+runs, server = [], {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    kv = dict(x.split("=", 1) for x in f if "=" in x)
+    if "SERVER" in f:
+        server[kv["c"]] = kv
+    else:
+        runs.append(kv)
+print()
+print("| connections | 2xx/s | 503/s | other | socket errors | timeouts | p50 ms | p99 ms (all) "
+      "| p99 ms (2xx) | worker RSS max MB | queue wait p50/p99 ms (<=) | query p50/p99 ms (<=) "
+      "| shed in_flight/connections/db_queue |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for r in runs:
+    s = server.get(r["c"], {})
+    print("| %s | %.0f | %.0f | %s | %s | %s | %.2f | %.2f | %.2f | %.1f | %s / %s | %s / %s | %s / %s / %s |"
+          % (r["c"], float(r["ok_rps"]), float(r["shed_rps"]), r["other"], r["socket_errors"],
+             r["timeouts"], float(r["p50_ms"]), float(r["p99_all_ms"]), float(r["p99_2xx_ms"]),
+             int(r["rss_kb"]) / 1024, s.get("wait_p50_le_ms"), s.get("wait_p99_le_ms"),
+             s.get("query_p50_le_ms"), s.get("query_p99_le_ms"), s.get("shed_in_flight"),
+             s.get("shed_connections"), s.get("shed_db_queue")))
+    if int(r["shed_bare"]) != 0:
+        print("  (!) %s refusals without Retry-After" % r["shed_bare"])
+if len(runs) >= 2:
+    first, last = runs[0], runs[-1]
+    print()
+    print("goodput at -c%s / throughput at -c%s: %.2f" % (
+        last["c"], first["c"], float(last["ok_rps"]) / float(first["ok_rps"])))
+EOF
