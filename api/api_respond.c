@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/sha.h>
+
 #include "api_internal.h"
 #include "json_input.h"
 #include "log.h"
@@ -193,6 +195,19 @@ int api_auth(struct api_req *r, bool required)
     return 0;
 }
 
+const char *api_token_digest(const struct api_req *r, char out[API_TOKEN_DIGEST_LEN])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    out[0] = '\0';
+    if (r->token == NULL)
+        return out;
+    SHA256((const unsigned char *)r->token, strlen(r->token), md);
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return out;
+}
+
 int api_token_sign(struct api *api, int64_t user_id, int64_t ver, char *out, size_t outlen)
 {
     int ttl = api->settings->jwt_ttl_s > 0 ? api->settings->jwt_ttl_s : 86400;
@@ -348,8 +363,8 @@ static void api_db_on_token_check(enum db_status st, const PGresult *res, void *
 
 int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn)
 {
-    char id[API_ID_LEN], ver[API_ID_LEN];
-    const char *check[2];
+    char id[API_ID_LEN], ver[API_ID_LEN], digest[API_TOKEN_DIGEST_LEN];
+    const char *check[3];
 
     if (r->viewer == 0 || r->token_checked)
         return api_db_send(r, stmt, values, fn);
@@ -360,6 +375,7 @@ int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn
     snprintf(ver, sizeof(ver), "%lld", (long long)r->token_ver);
     check[0] = api_viewer_text(r, id);
     check[1] = ver;
+    check[2] = api_token_digest(r, digest);
     return api_db_send(r, Q_TOKEN_CHECK, check, api_db_on_token_check);
 }
 

@@ -488,16 +488,17 @@ static void users_get_on_user(enum db_status st, const PGresult *res, void *arg)
 void api_users_get(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char id[API_ID_LEN], ver[API_ID_LEN];
-    const char *vals[2];
+    char id[API_ID_LEN], ver[API_ID_LEN], digest[API_TOKEN_DIGEST_LEN];
+    const char *vals[3];
 
     if (r == NULL || api_auth(r, true) != 0)
         return;
-    /* The statement compares the token's version itself. */
+    /* The statement checks the token itself. */
     r->token_checked = true;
     snprintf(ver, sizeof(ver), "%lld", (long long)r->token_ver);
     vals[0] = api_viewer_text(r, id);
     vals[1] = ver;
+    vals[2] = api_token_digest(r, digest);
     (void)api_db(r, Q_USER_BY_ID, vals, users_get_on_user);
 }
 
@@ -620,8 +621,8 @@ static void users_update_on_update(enum db_status st, const PGresult *res, void 
 static void users_update_write(struct update_req *x)
 {
     struct users_req *u = &x->u;
-    char id[API_ID_LEN];
-    const char *vals[8];
+    char id[API_ID_LEN], digest[API_TOKEN_DIGEST_LEN];
+    const char *vals[9];
 
     vals[0] = api_viewer_text(&u->base, id);
     vals[1] = u->username;
@@ -631,6 +632,7 @@ static void users_update_write(struct update_req *x)
     vals[5] = u->bio;
     vals[6] = u->set_image ? "t" : "f";
     vals[7] = u->image;
+    vals[8] = api_token_digest(&u->base, digest); /* stays signed in after a new password */
     (void)api_db(&u->base, Q_USER_UPDATE, vals, users_update_on_update);
 }
 
