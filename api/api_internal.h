@@ -112,6 +112,19 @@ enum api_article_col {
 int api_sql_build(struct db_stmt *st) __attribute__((warn_unused_result));
 void api_sql_free(struct db_stmt *st);
 
+/* Tokens this worker checked lately (direct-mapped by the token's digest):
+ * one checked less than API_TOKEN_SEEN_MS ago skips the check query, so a
+ * busy client costs one check per second per worker, not one per request.
+ * A password change clears its user's entries on the worker that made it;
+ * other workers refuse the old tokens within API_TOKEN_SEEN_MS. */
+#define API_TOKEN_SEEN_SLOTS 1024
+#define API_TOKEN_SEEN_MS    1000
+struct api_token_seen {
+    uint64_t key;       /* first 8 bytes of the token's SHA-256 */
+    int64_t user;       /* 0: empty */
+    int64_t checked_ms; /* proc_mono_ms() of the check */
+};
+
 /* Per-worker API state (api_start). */
 struct api {
     const struct settings *settings;
@@ -123,6 +136,7 @@ struct api {
     struct ratelimit *rl; /* over cache; fails open without it */
     struct password_pool *pw;
     struct db_stmt stmts[Q__COUNT];
+    struct api_token_seen token_seen[API_TOKEN_SEEN_SLOTS];
     char jwt_secret[1024];
     size_t jwt_secret_len;
     bool stopping;
@@ -202,6 +216,8 @@ int api_auth(struct api_req *r, bool required) __attribute__((warn_unused_result
 /* The presented token's SHA-256 in hex into out (the key of
  * users.password_changed_by); "" for an anonymous request. Returns out. */
 const char *api_token_digest(const struct api_req *r, char out[API_TOKEN_DIGEST_LEN]);
+/* Forget the checked tokens of user_id (after a password change). */
+void api_token_seen_forget(struct api *api, int64_t user_id);
 /* Sign a token for user_id with token version ver into out; 0 or -1. */
 int api_token_sign(struct api *api, int64_t user_id, int64_t ver, char *out, size_t outlen)
     __attribute__((warn_unused_result));

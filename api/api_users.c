@@ -530,6 +530,8 @@ static void users_update_respond(struct api_req *r)
     struct update_req *x = (struct update_req *)r;
     int64_t ver = api_col_int(x->row, 0, 7);
 
+    if (x->u.password != NULL)
+        api_token_seen_forget(r->api, r->viewer);
     if (ver == r->token_ver) {
         users_respond_user(r, 200, x->row, r->token);
         return;
