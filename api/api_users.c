@@ -359,13 +359,23 @@ static void users_login_cleanup(struct api_req *r)
     users_cleanup(r);
 }
 
-/* A failed login counts against its account. */
+/* Login: the failure is counted; answer 401. */
+static void users_login_on_counted(void *arg)
+{
+    struct login_req *l = arg;
+
+    api_respond_error(&l->u.base, 401, "credentials", "invalid");
+}
+
+/* A failed login counts against its account before the 401 goes out, so the
+ * client's next attempt (on any worker) sees the count. */
 static void users_login_failed(struct login_req *l)
 {
     const struct settings *s = l->u.base.api->settings;
 
-    ratelimit_add(l->u.base.api->rl, "login-account", l->u.account, s->rate_limit_account,
-                  s->rate_limit_window_s);
+    if (ratelimit_add(l->u.base.api->rl, "login-account", l->u.account, s->rate_limit_account,
+                      s->rate_limit_window_s, users_login_on_counted, l) != 0)
+        users_login_on_counted(l);
 }
 
 /* Login: the password check finished. */
@@ -380,7 +390,6 @@ static void users_login_on_verify(enum password_result result, const char *encod
     }
     if (result != PASSWORD_OK || l->row == NULL) {
         users_login_failed(l);
-        api_respond_error(&l->u.base, 401, "credentials", "invalid");
         return;
     }
     if (api_token_sign(l->u.base.api, api_col_int(l->row, 0, 0), api_col_int(l->row, 0, 6),
