@@ -116,6 +116,19 @@ enum api_article_col {
 int api_sql_build(struct db_stmt *st) __attribute__((warn_unused_result));
 void api_sql_free(struct db_stmt *st);
 
+/* Tokens this worker checked lately (direct-mapped by the token's digest):
+ * one checked less than API_TOKEN_SEEN_MS ago skips the check query, so a
+ * busy client costs one check per second per worker, not one per request.
+ * A password change clears its user's entries on the worker that made it;
+ * other workers refuse the old tokens within API_TOKEN_SEEN_MS. */
+#define API_TOKEN_SEEN_SLOTS 1024
+#define API_TOKEN_SEEN_MS    1000
+struct api_token_seen {
+    uint64_t key;       /* first 8 bytes of the token's SHA-256 */
+    int64_t user;       /* 0: empty */
+    int64_t checked_ms; /* proc_mono_ms() of the check */
+};
+
 /* Per-worker API state (api_start). */
 struct api {
     const struct settings *settings;
@@ -127,6 +140,7 @@ struct api {
     struct ratelimit *rl; /* over cache; fails open without it */
     struct password_pool *pw;
     struct db_stmt stmts[Q__COUNT];
+    struct api_token_seen token_seen[API_TOKEN_SEEN_SLOTS];
     char jwt_secret[1024];
     size_t jwt_secret_len;
     bool stopping;
@@ -204,6 +218,13 @@ void api_respond_errors(struct api_req *r, int status, const struct api_errors *
  * A present but bad token always gives 401 "is invalid". Returns 0 (viewer
  * set, or anonymous), or -1 after answering. */
 int api_auth(struct api_req *r, bool required) __attribute__((warn_unused_result));
+/* Room for a token's SHA-256 in hex and its NUL. */
+#define API_TOKEN_DIGEST_LEN 65
+/* The presented token's SHA-256 in hex into out (the key of
+ * users.password_changed_by); "" for an anonymous request. Returns out. */
+const char *api_token_digest(const struct api_req *r, char out[API_TOKEN_DIGEST_LEN]);
+/* Forget the checked tokens of user_id (after a password change). */
+void api_token_seen_forget(struct api *api, int64_t user_id);
 /* Sign a token for user_id with token version ver into out; 0 or -1. */
 int api_token_sign(struct api *api, int64_t user_id, int64_t ver, char *out, size_t outlen)
     __attribute__((warn_unused_result));
@@ -234,9 +255,9 @@ void api_body_release(struct api_req *r);
 /* ---- database ---- */
 /* Run a statement for r. For a signed-in viewer whose token is not checked
  * yet, the statement waits for Q_TOKEN_CHECK first (one primary-key probe):
- * a token older than the user's last password change gets 401 and the
- * statement never runs. Then run it, noting its start in r->read_started (cache fills
- * count from the start of the query that read the value); on refusal
+ * a token older than the user's last password change (other than the token
+ * that made it) gets 401 and the statement never runs. Then run it, noting its start in
+ * r->read_started (cache fills count from the start of the query that read the value); on refusal
  * answers 503 and returns -1 (r is gone). On 0, fn runs later exactly once. Either way the request
  * is taken care of, so callers may ignore the result (and must not touch r). */
 int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn);

@@ -14,10 +14,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/sha.h>
+
 #include "api_internal.h"
 #include "json_input.h"
 #include "log.h"
 #include "netaddr.h"
+#include "proc.h"
 #include "settings.h"
 
 struct api_req *api_req_new(struct api *api, struct http_request *req,
@@ -196,6 +199,44 @@ int api_auth(struct api_req *r, bool required)
     return 0;
 }
 
+/* The presented token's SHA-256 as hex into out, and its first 8 bytes
+ * into *key (0 for an anonymous request). */
+static const char *api_token_hash(const struct api_req *r, char out[API_TOKEN_DIGEST_LEN],
+                                  uint64_t *key)
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+
+    out[0] = '\0';
+    *key = 0;
+    if (r->token == NULL)
+        return out;
+    SHA256((const unsigned char *)r->token, strlen(r->token), md);
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    memcpy(key, md, sizeof(*key));
+    return out;
+}
+
+const char *api_token_digest(const struct api_req *r, char out[API_TOKEN_DIGEST_LEN])
+{
+    uint64_t key;
+
+    return api_token_hash(r, out, &key);
+}
+
+void api_token_seen_forget(struct api *api, int64_t user_id)
+{
+    for (int i = 0; i < API_TOKEN_SEEN_SLOTS; i++)
+        if (api->token_seen[i].user == user_id)
+            memset(&api->token_seen[i], 0, sizeof(api->token_seen[i]));
+}
+
+/* The entry a token key maps to. */
+static struct api_token_seen *api_token_seen_slot(struct api *api, uint64_t key)
+{
+    return &api->token_seen[key % API_TOKEN_SEEN_SLOTS];
+}
+
 int api_token_sign(struct api *api, int64_t user_id, int64_t ver, char *out, size_t outlen)
 {
     int ttl = api->settings->jwt_ttl_s > 0 ? api->settings->jwt_ttl_s : 86400;
@@ -335,6 +376,16 @@ static void api_db_on_token_check(enum db_status st, const PGresult *res, void *
         return;
     }
     r->token_checked = true;
+    {
+        char digest[API_TOKEN_DIGEST_LEN];
+        uint64_t key;
+        struct api_token_seen *seen;
+        (void)api_token_hash(r, digest, &key);
+        seen = api_token_seen_slot(r->api, key);
+        seen->key = key;
+        seen->user = r->viewer;
+        seen->checked_ms = proc_mono_ms();
+    }
     n = r->api->stmts[r->held_stmt].nparams;
     p = r->held_values;
     for (int i = 0; i < n; i++) {
@@ -351,11 +402,20 @@ static void api_db_on_token_check(enum db_status st, const PGresult *res, void *
 
 int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn)
 {
-    char id[API_ID_LEN], ver[API_ID_LEN];
-    const char *check[2];
+    char id[API_ID_LEN], ver[API_ID_LEN], digest[API_TOKEN_DIGEST_LEN];
+    const char *check[3];
+    const struct api_token_seen *seen;
+    uint64_t key;
 
     if (r->viewer == 0 || r->token_checked)
         return api_db_send(r, stmt, values, fn);
+    (void)api_token_hash(r, digest, &key);
+    seen = api_token_seen_slot(r->api, key);
+    if (seen->user == r->viewer && seen->key == key &&
+        proc_mono_ms() - seen->checked_ms < API_TOKEN_SEEN_MS) {
+        r->token_checked = true;
+        return api_db_send(r, stmt, values, fn);
+    }
     if (api_db_hold(r, stmt, values, fn) != 0) {
         api_respond_error(r, 503, "server", "out of memory");
         return -1;
@@ -363,6 +423,7 @@ int api_db(struct api_req *r, int stmt, const char *const *values, db_done_fn fn
     snprintf(ver, sizeof(ver), "%lld", (long long)r->token_ver);
     check[0] = api_viewer_text(r, id);
     check[1] = ver;
+    check[2] = digest;
     return api_db_send(r, Q_TOKEN_CHECK, check, api_db_on_token_check);
 }
 

@@ -58,12 +58,16 @@
     "ARRAY(SELECT e FROM (SELECT DISTINCT json_array_elements_text($6::json) AS e) d "             \
     "ORDER BY e COLLATE \"C\")"
 
-/* A row: the token ($2, its "ver" claim) is the user's current one. */
-static const char sql_token_check[] = "SELECT 1 FROM users WHERE id = $1 AND token_version = $2";
+/* A token is current if its "ver" ($2) is the user's token version, or if
+ * it is the token that made the last password change ($3, its SHA-256). */
+#define TOKEN_CURRENT "(token_version = $2 OR password_changed_by = $3)"
 
-/* GET /api/user checks the token's version itself ($2): no row, 401. */
+/* A row: the token is current. */
+static const char sql_token_check[] = "SELECT 1 FROM users WHERE id = $1 AND " TOKEN_CURRENT;
+
+/* GET /api/user checks the token itself: no row, 401. */
 static const char sql_user_by_id[] =
-    "SELECT id, username, email, bio, image FROM users WHERE id = $1 AND token_version = $2";
+    "SELECT id, username, email, bio, image FROM users WHERE id = $1 AND " TOKEN_CURRENT;
 
 static const char sql_user_by_email[] =
     "SELECT id, username, email, bio, image, password_hash, token_version FROM users "
@@ -90,6 +94,7 @@ static const char sql_user_update[] =
     "UPDATE users u SET username = COALESCE($2, u.username), email = COALESCE($3, u.email), "
     "password_hash = COALESCE($4, u.password_hash), "
     "token_version = u.token_version + CASE WHEN $4::text IS NULL THEN 0 ELSE 1 END, "
+    "password_changed_by = CASE WHEN $4::text IS NULL THEN u.password_changed_by ELSE $9 END, "
     "bio = CASE WHEN $5 THEN $6 ELSE u.bio END, "
     "image = CASE WHEN $7 THEN $8 ELSE u.image END, updated_at = now() "
     "FROM old WHERE u.id = old.id "
@@ -338,16 +343,17 @@ int api_sql_build(struct db_stmt *st)
         int n;
         Oid t[DB_MAX_PARAMS];
     } fixed[] = {
-        {Q_TOKEN_CHECK, "token_check", sql_token_check, 2, {OID_INT8, OID_INT8}},
-        {Q_USER_BY_ID, "user_by_id", sql_user_by_id, 2, {OID_INT8, OID_INT8}},
+        {Q_TOKEN_CHECK, "token_check", sql_token_check, 3, {OID_INT8, OID_INT8, OID_TEXT}},
+        {Q_USER_BY_ID, "user_by_id", sql_user_by_id, 3, {OID_INT8, OID_INT8, OID_TEXT}},
         {Q_USER_BY_EMAIL, "user_by_email", sql_user_by_email, 1, {OID_TEXT}},
         {Q_USER_TAKEN, "user_taken", sql_user_taken, 3, {OID_TEXT, OID_TEXT, OID_INT8}},
         {Q_USER_INSERT, "user_insert", sql_user_insert, 3, {OID_TEXT, OID_TEXT, OID_TEXT}},
         {Q_USER_UPDATE,
          "user_update",
          sql_user_update,
-         8,
-         {OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_BOOL, OID_TEXT, OID_BOOL, OID_TEXT}},
+         9,
+         {OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT, OID_BOOL, OID_TEXT, OID_BOOL, OID_TEXT,
+          OID_TEXT}},
         {Q_PROFILE_GET, "profile_get", sql_profile_get, 2, {OID_TEXT, OID_INT8}},
         {Q_FOLLOW, "follow", sql_follow, 2, {OID_TEXT, OID_INT8}},
         {Q_UNFOLLOW, "unfollow", sql_unfollow, 2, {OID_TEXT, OID_INT8}},

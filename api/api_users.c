@@ -359,13 +359,23 @@ static void users_login_cleanup(struct api_req *r)
     users_cleanup(r);
 }
 
-/* A failed login counts against its account. */
+/* Login: the failure is counted; answer 401. */
+static void users_login_on_counted(void *arg)
+{
+    struct login_req *l = arg;
+
+    api_respond_error(&l->u.base, 401, "credentials", "invalid");
+}
+
+/* A failed login counts against its account before the 401 goes out, so the
+ * client's next attempt (on any worker) sees the count. */
 static void users_login_failed(struct login_req *l)
 {
     const struct settings *s = l->u.base.api->settings;
 
-    ratelimit_add(l->u.base.api->rl, "login-account", l->u.account, s->rate_limit_account,
-                  s->rate_limit_window_s);
+    if (ratelimit_add(l->u.base.api->rl, "login-account", l->u.account, s->rate_limit_account,
+                      s->rate_limit_window_s, users_login_on_counted, l) != 0)
+        users_login_on_counted(l);
 }
 
 /* Login: the password check finished. */
@@ -380,7 +390,6 @@ static void users_login_on_verify(enum password_result result, const char *encod
     }
     if (result != PASSWORD_OK || l->row == NULL) {
         users_login_failed(l);
-        api_respond_error(&l->u.base, 401, "credentials", "invalid");
         return;
     }
     if (api_token_sign(l->u.base.api, api_col_int(l->row, 0, 0), api_col_int(l->row, 0, 6),
@@ -488,16 +497,17 @@ static void users_get_on_user(enum db_status st, const PGresult *res, void *arg)
 void api_users_get(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char id[API_ID_LEN], ver[API_ID_LEN];
-    const char *vals[2];
+    char id[API_ID_LEN], ver[API_ID_LEN], digest[API_TOKEN_DIGEST_LEN];
+    const char *vals[3];
 
     if (r == NULL || api_auth(r, true) != 0)
         return;
-    /* The statement compares the token's version itself. */
+    /* The statement checks the token itself. */
     r->token_checked = true;
     snprintf(ver, sizeof(ver), "%lld", (long long)r->token_ver);
     vals[0] = api_viewer_text(r, id);
     vals[1] = ver;
+    vals[2] = api_token_digest(r, digest);
     (void)api_db(r, Q_USER_BY_ID, vals, users_get_on_user);
 }
 
@@ -524,6 +534,8 @@ static void users_update_respond(struct api_req *r)
     struct update_req *x = (struct update_req *)r;
     int64_t ver = api_col_int(x->row, 0, 6);
 
+    if (x->u.password != NULL)
+        api_token_seen_forget(r->api, r->viewer);
     if (ver == r->token_ver) {
         users_respond_user(r, 200, x->row, r->token);
         return;
@@ -576,8 +588,8 @@ static void users_update_on_update(enum db_status st, const PGresult *res, void 
 static void users_update_write(struct update_req *x)
 {
     struct users_req *u = &x->u;
-    char id[API_ID_LEN];
-    const char *vals[8];
+    char id[API_ID_LEN], digest[API_TOKEN_DIGEST_LEN];
+    const char *vals[9];
 
     vals[0] = api_viewer_text(&u->base, id);
     vals[1] = u->username;
@@ -587,6 +599,7 @@ static void users_update_write(struct update_req *x)
     vals[5] = u->bio;
     vals[6] = u->set_image ? "t" : "f";
     vals[7] = u->image;
+    vals[8] = api_token_digest(&u->base, digest); /* stays signed in after a new password */
     (void)api_db(&u->base, Q_USER_UPDATE, vals, users_update_on_update);
 }
 

@@ -106,7 +106,7 @@ for round in $(seq "$rounds"); do
         for mode in keepalive close; do
             port=$(free_port)
             admin=$(free_port)
-            JWT_SECRET=bench-secret "$conduitd" --listen "127.0.0.1:$port" \
+            JWT_SECRET=bench-secret-0123456789abcdef0123456789 "$conduitd" --listen "127.0.0.1:$port" \
                 --admin-listen "127.0.0.1:$admin" --workers "$workers" --access-log off \
                 --accepts-per-wake "$apw" >"$tmp/conduitd.log" 2>&1 &
             pid=$!

@@ -117,7 +117,7 @@ wait_ready() {
 
 nginx -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/error.log" >"$tmp/nginx.out" 2>&1 &
 nginx_pid=$!
-JWT_SECRET=bench "$conduitd" --listen "127.0.0.1:$api_port" --admin-listen "127.0.0.1:$admin_port" \
+JWT_SECRET=bench-secret-0123456789abcdef0123456789 "$conduitd" --listen "127.0.0.1:$api_port" --admin-listen "127.0.0.1:$admin_port" \
     --workers "$workers" --access-log off --log-level warn "${extra_args[@]}" >"$tmp/conduitd.out" 2>&1 &
 conduit_pid=$!
 

@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "jwt.h"
 
@@ -124,18 +125,28 @@ int jwt_sign(const char *secret, size_t secret_len, int64_t user_id, time_t now,
 int jwt_sign_ver(const char *secret, size_t secret_len, int64_t user_id, int64_t ver, time_t now,
                  int ttl_s, char *out, size_t outlen)
 {
-    char payload[160];
+    char payload[192];
+    unsigned char nonce[12];
+    char jti[24];
     unsigned char sig[JWT_SIG_LEN];
     int plen, n, m;
     size_t pos;
 
+    /* A random "jti" makes every token unique, so two logins in the same
+     * second are two sessions (the token that changed a password is told
+     * apart from the others by its digest). */
+    if (RAND_bytes(nonce, sizeof(nonce)) != 1 ||
+        jwt_b64url_encode(nonce, sizeof(nonce), jti, sizeof(jti)) < 0)
+        return -1;
     if (ver > 0)
         plen = snprintf(payload, sizeof(payload),
-                        "{\"sub\":\"%lld\",\"iat\":%lld,\"exp\":%lld,\"ver\":%lld}",
-                        (long long)user_id, (long long)now, (long long)now + ttl_s, (long long)ver);
+                        "{\"sub\":\"%lld\",\"iat\":%lld,\"exp\":%lld,\"ver\":%lld,\"jti\":\"%s\"}",
+                        (long long)user_id, (long long)now, (long long)now + ttl_s, (long long)ver,
+                        jti);
     else
-        plen = snprintf(payload, sizeof(payload), "{\"sub\":\"%lld\",\"iat\":%lld,\"exp\":%lld}",
-                        (long long)user_id, (long long)now, (long long)now + ttl_s);
+        plen = snprintf(payload, sizeof(payload),
+                        "{\"sub\":\"%lld\",\"iat\":%lld,\"exp\":%lld,\"jti\":\"%s\"}",
+                        (long long)user_id, (long long)now, (long long)now + ttl_s, jti);
     if (plen < 0 || (size_t)plen >= sizeof(payload))
         return -1;
     pos = sizeof(jwt_header_b64) - 1;

@@ -1,7 +1,8 @@
 /*
  * jwt.h: JSON Web Tokens signed with HMAC-SHA256 (HS256), the only algorithm
  * accepted. A token carries the user id as "sub" (a decimal string), "iat"
- * and "exp" (seconds since the epoch), and "ver", the user's token version
+ * and "exp" (seconds since the epoch), a random "jti" (so no two tokens are
+ * the same), and "ver", the user's token version
  * (users.token_version, bumped by a password change; absent means 0).
  * Verification checks the header's
  * "alg", the signature (constant-time compare) and then the expiry; "alg":

@@ -34,7 +34,7 @@ struct event_base;
 struct sb_slot;
 struct db_pool;
 
-#define DB_MAX_PARAMS 8
+#define DB_MAX_PARAMS 10
 
 /* A statement prepared on every connection; nparams types (OIDs, 0 = let
  * the server infer) let a statement ignore some of its parameters. */

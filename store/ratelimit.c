@@ -187,24 +187,50 @@ int ratelimit_peek(struct ratelimit *rl, const char *bucket, const char *subject
     return ratelimit_ask(rl, true, bucket, subject, limit, window_s, fn, arg);
 }
 
-void ratelimit_add(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
-                   int window_s)
+/* A pending ratelimit_add(). */
+struct ratelimit_add_op {
+    void (*done)(void *arg);
+    void *arg;
+};
+
+/* Reply to an added event's INCR: whatever it says, the caller goes on. */
+static void ratelimit_on_added(const redisReply *reply, void *arg)
+{
+    struct ratelimit_add_op *op = arg;
+
+    (void)reply;
+    op->done(op->arg);
+    free(op);
+}
+
+int ratelimit_add(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
+                  int window_s, void (*done)(void *arg), void *arg)
 {
     struct ratelimit_key k;
+    struct ratelimit_add_op *op;
 
     if (limit <= 0 || window_s <= 0 || rl->cache == NULL || !cache_up(rl->cache) ||
         ratelimit_key_make(&k, bucket, subject, window_s) != 0)
-        return;
+        return -1;
+    op = malloc(sizeof(*op));
+    if (op == NULL)
+        return -1;
+    op->done = done;
+    op->arg = arg;
     {
         const char *argv[2] = {"INCR", k.name};
         size_t lens[2] = {4, k.len};
-        if (cache_command(rl->cache, 2, argv, lens, NULL, NULL) != 0)
-            return;
+        if (cache_command(rl->cache, 2, argv, lens, ratelimit_on_added, op) != 0) {
+            free(op);
+            return -1;
+        }
     }
     {
         const char *argv[3] = {"EXPIRE", k.name, k.ttl};
         size_t lens[3] = {6, k.len, strlen(k.ttl)};
+        /* Lost only if the connection broke just now; the key is per-window. */
         if (cache_command(rl->cache, 3, argv, lens, NULL, NULL) != 0)
-            return;
+            return 0;
     }
+    return 0;
 }

@@ -46,9 +46,12 @@ int ratelimit_check(struct ratelimit *rl, const char *bucket, const char *subjec
 int ratelimit_peek(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
                    int window_s, ratelimit_fn fn, void *arg) __attribute__((warn_unused_result));
 
-/* Count one event (a failure) of subject in bucket, without waiting for
- * the answer. Nothing happens when limit is 0 (off). */
-void ratelimit_add(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
-                   int window_s);
+/* Count one event (a failure) of subject in bucket. 0: done(arg) will be
+ * called once Redis has counted it (or failed to), so that a request
+ * answered after it cannot race its own count. -1: not counted (limit 0,
+ * or Redis down); done will not be called. */
+int ratelimit_add(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
+                  int window_s, void (*done)(void *arg), void *arg)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -34,6 +34,7 @@ api_integration_tests = \
 	test/api/tokens.py \
 	test/api/usernames.py \
 	test/api/bodymem.py \
+	test/api/clientaddr.py \
 	test/api/badinput.py \
 	test/api/cors.py \
 	test/api/hashing.py \

@@ -267,6 +267,12 @@ START_TEST(test_version_claim)
     ck_assert_int_eq(jwt_verify_ver(SECRET, strlen(SECRET), tok, NOW, &id, &ver), JWT_OK);
     ck_assert_int_eq(ver, 0);
     {
+        /* Two tokens for one user in the same second still differ (jti). */
+        char again[JWT_MAX_LEN + 1];
+        ck_assert_int_gt(jwt_sign(SECRET, strlen(SECRET), 42, NOW, 3600, again, sizeof(again)), 0);
+        ck_assert_str_ne(tok, again);
+    }
+    {
         const char *bad[] = {"{\"sub\":\"1\",\"exp\":9999999999,\"ver\":\"3\"}",
                              "{\"sub\":\"1\",\"exp\":9999999999,\"ver\":-1}",
                              "{\"sub\":\"1\",\"exp\":9999999999,\"ver\":1.5}",

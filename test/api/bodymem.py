@@ -9,8 +9,10 @@ count refuses the array before cJSON builds a tree), and profile updates
 whose array of long strings stays under the value count (parsed, fields
 copied out, the tree freed before the database wait). Every answer is a
 4xx or 2xx (no 5xx), no worker dies, and every worker's peak resident
-memory (VmHWM in /proc) stays at or below 64 MB. Loopback only, bounded in
-count and time. Needs DATABASE_URL and REDIS_URL (else SKIP)."""
+memory (VmHWM in /proc) stays at or below 64 MB. Under AddressSanitizer
+(shadow memory, a quarantine of freed blocks) the memory bound is reported,
+not enforced. Loopback only, bounded in count and time. Needs DATABASE_URL
+and REDIS_URL (else SKIP)."""
 
 import http.client
 import json
@@ -66,6 +68,15 @@ def blast(method, path, body, token=None):
     return statuses
 
 
+def asan_build():
+    """Is the binary built with AddressSanitizer (its runtime is linked in)?"""
+    with open(apilib.harness.binary(), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+ASAN = asan_build()
+
+
 def peak_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -81,7 +92,7 @@ def check_round(what, statuses, want, pids):
             % (what, pids, SRV.worker_pids()))
     peaks = [peak_kb(p) for p in pids]
     print("%s: workers' VmHWM %s kB" % (what, peaks), flush=True)
-    A.check(all(p <= LIMIT_KB for p in peaks), "%s: a worker peaked above 64 MB: %s kB"
+    A.check(ASAN or all(p <= LIMIT_KB for p in peaks), "%s: a worker peaked above 64 MB: %s kB"
             % (what, peaks))
 
 

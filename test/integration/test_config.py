@@ -7,7 +7,8 @@
 - serving with a bad value exits 2 with one line before anything listens
   (the API port is held by the test, so an attempt to bind would fail
   differently);
-- JWT_SECRET is required unless --dev, which generates one and says so;
+- JWT_SECRET is required unless --dev, which generates one and says so, and
+  must be at least 32 bytes (else exit 2 before listening; --dev exempt);
 - --version and --help; a config file's settings take effect; a port in use
   is a clear error.
 """
@@ -21,6 +22,9 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import support  # noqa: E402
 from support import harness  # noqa: E402
+
+# Long enough to serve with (JWT_SECRET needs 32 bytes or more).
+SECRET = "config-test-secret-0123456789abcdef"
 
 
 def clean_env(**extra):
@@ -42,19 +46,20 @@ def one_line(text):
 
 
 def test_check_config():
-    env = clean_env(JWT_SECRET="x")
+    env = clean_env(JWT_SECRET=SECRET)
     r = run(["--check-config"], env)
     assert r.returncode == 0 and b"configuration ok" in r.stdout, r
     cases = [
         (["--check-config", "--workers", "lots"], env, "--workers"),
         (["--check-config", "--listen", "1.2.3:80"], env, "--listen"),
-        (["--check-config"], clean_env(JWT_SECRET="x", CONDUIT_LOG_LEVEL="chatty"),
+        (["--check-config"], clean_env(JWT_SECRET=SECRET, CONDUIT_LOG_LEVEL="chatty"),
          "CONDUIT_LOG_LEVEL"),
-        (["--check-config"], clean_env(JWT_SECRET="x", CONDUIT_SHUTDOWN_TIMEOUT="-5"),
+        (["--check-config"], clean_env(JWT_SECRET=SECRET, CONDUIT_SHUTDOWN_TIMEOUT="-5"),
          "CONDUIT_SHUTDOWN_TIMEOUT"),
         (["--check-config", "--access-log", "sometimes"], env, "--access-log"),
         (["--check-config", "--bogus-flag"], env, "--bogus-flag"),
         (["--check-config"], clean_env(), "JWT_SECRET"),
+        (["--check-config"], clean_env(JWT_SECRET="short"), "JWT_SECRET"),
     ]
     for args, e, name in cases:
         r = run(args, e)
@@ -72,7 +77,7 @@ def test_config_file():
         f.write("CONDUIT_WORKERS=3\nCONDUIT_BACKLOG=huge\n")
         bad = f.name
     try:
-        r = run(["--check-config", "--config", bad], clean_env(JWT_SECRET="x"))
+        r = run(["--check-config", "--config", bad], clean_env(JWT_SECRET=SECRET))
         assert r.returncode == 2
         line = one_line(r.stderr)
         assert bad + ":2: CONDUIT_BACKLOG" in line, line
@@ -97,9 +102,10 @@ def test_bad_value_exits_before_listening():
     holder.listen(1)
     try:
         for args, env, name in [
-            (["--workers", "0"], clean_env(JWT_SECRET="x"), "--workers"),
-            ([], clean_env(JWT_SECRET="x", CONDUIT_MAX_BODY="1MB"), "CONDUIT_MAX_BODY"),
+            (["--workers", "0"], clean_env(JWT_SECRET=SECRET), "--workers"),
+            ([], clean_env(JWT_SECRET=SECRET, CONDUIT_MAX_BODY="1MB"), "CONDUIT_MAX_BODY"),
             ([], clean_env(), "JWT_SECRET"),
+            ([], clean_env(JWT_SECRET="31-bytes-is-one-short-0123456789"[:31]), "JWT_SECRET"),
         ]:
             r = run(["--listen", "127.0.0.1:%d" % port, "--admin-listen",
                      "127.0.0.1:%d" % admin] + args, env)
@@ -110,7 +116,7 @@ def test_bad_value_exits_before_listening():
             assert harness.port_is_free(admin)
         # With good settings, a port in use is a runtime error naming it.
         r = run(["--listen", "127.0.0.1:%d" % port, "--admin-listen", "127.0.0.1:%d" % admin],
-                clean_env(JWT_SECRET="x"))
+                clean_env(JWT_SECRET=SECRET))
         assert r.returncode == 1, r
         assert "CONDUIT_LISTEN" in r.stderr.decode() and "bind" in r.stderr.decode(), r.stderr
     finally:
