@@ -67,6 +67,8 @@ struct cache {
     bool bumping;         /* an epoch bump is in flight */
     bool initing;         /* a counter init is in flight */
     int scripts_loaded;   /* handshake: SCRIPT LOAD answers so far */
+    char epoch[24];       /* the epoch and lists generation this worker saw last: */
+    char gen[24];         /* reads build keys with them and check them in the reply */
     char sha[CACHE_SCRIPT__COUNT][41];
 };
 
@@ -84,6 +86,11 @@ struct cache_get_op {
     struct cache_lookup *lk;
     cache_get_fn fn;
     void *arg;
+    bool lists; /* under the lists generation (its counter is in the reply) */
+    char *name; /* the entry's name, stored after this struct */
+    size_t nlen;
+    char *val; /* a linked entry's own value, kept for its part's read */
+    size_t vlen;
 };
 
 /* Context for one cache_invalidate. */
@@ -729,95 +736,195 @@ static bool cache_is_value(const redisReply *e)
            !(e->len == 1 && e->str[0] == CACHE_TOMBSTONE[0]);
 }
 
-/* Split a read script's answer into a hit (true) or a miss. */
-static bool cache_parse_read(struct cache *c, const redisReply *reply, struct cache_lookup *lk,
-                             struct cache_hit *hit)
+/* Build the namespace for epoch and the key for name (under generation
+ * gen when not NULL) into lk; false if they do not fit. */
+static bool cache_build_key(struct cache_lookup *lk, const char *epoch, const char *gen,
+                            const char *name, size_t nlen)
 {
-    const redisReply *v;
-    const char *nl1, *nl2, *end;
+    int n = snprintf(lk->ns, sizeof(lk->ns), "%s%s:", CACHE_KEY_PREFIX, epoch);
+    int k;
 
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
-        return false;
-    if (reply->element[0]->type != REDIS_REPLY_STRING) {
-        cache_init_counters(c); /* the epoch is missing */
-        return false;
-    }
-    cache_copy_reply(lk->ns, sizeof(lk->ns), reply->element[0]);
-    if (reply->elements < 2 || lk->ns[0] == '\0')
-        return false;
-    if (reply->element[1]->type != REDIS_REPLY_STRING) {
-        cache_init_counters(c); /* the generation is missing */
-        return false;
-    }
-    cache_copy_reply(lk->key, sizeof(lk->key), reply->element[1]);
-    if (reply->elements < 3 || !cache_is_value(reply->element[2]))
-        return false;
-    v = reply->element[2];
-    if (v->str[0] != '@') {
-        hit->part[0] = v->str;
-        hit->len[0] = (size_t)v->len;
-        hit->nparts = 1;
-        return true;
-    }
-    end = v->str + v->len;
-    nl1 = memchr(v->str, '\n', (size_t)v->len);
-    nl2 = nl1 != NULL ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
-    if (nl2 == NULL || reply->elements < 4 || !cache_is_value(reply->element[3]))
-        return false;
-    hit->part[0] = nl1 + 1;
-    hit->len[0] = (size_t)(nl2 - nl1 - 1);
-    hit->part[1] = reply->element[3]->str;
-    hit->len[1] = (size_t)reply->element[3]->len;
-    hit->part[2] = nl2 + 1;
-    hit->len[2] = (size_t)(end - nl2 - 1);
-    hit->nparts = 3;
+    if (n < 0 || (size_t)n >= sizeof(lk->ns))
+        goto none;
+    k = snprintf(lk->key, sizeof(lk->key), "%s%s%s%.*s", lk->ns, gen != NULL ? gen : "",
+                 gen != NULL ? ":" : "", (int)nlen, name);
+    if (k < 0 || (size_t)k >= sizeof(lk->key))
+        goto none;
     return true;
+none:
+    lk->ns[0] = '\0';
+    lk->key[0] = '\0';
+    return false;
 }
 
-/* Reply to a cache read. */
+/* The counters in an MGET reply (elements 1 and, for a list, 2) against the
+ * values this worker used to build the key. Updates them and rebuilds lk
+ * from what the server said when they differ. true: they matched, the
+ * value read is in the current namespace. */
+static bool cache_check_counters(struct cache *c, const redisReply *reply, struct cache_get_op *op)
+{
+    const redisReply *e = reply->element[1];
+    const redisReply *g = op->lists ? reply->element[2] : NULL;
+    bool same;
+
+    if (e->type != REDIS_REPLY_STRING || (op->lists && g->type != REDIS_REPLY_STRING)) {
+        /* Missing (expired, evicted, a new server): recreated; fill nothing. */
+        cache_init_counters(c);
+        op->lk->ns[0] = '\0';
+        op->lk->key[0] = '\0';
+        return false;
+    }
+    same = (size_t)e->len == strlen(c->epoch) && memcmp(e->str, c->epoch, (size_t)e->len) == 0 &&
+           (!op->lists ||
+            ((size_t)g->len == strlen(c->gen) && memcmp(g->str, c->gen, (size_t)g->len) == 0));
+    if (same)
+        return true;
+    cache_copy_reply(c->epoch, sizeof(c->epoch), e);
+    if (op->lists)
+        cache_copy_reply(c->gen, sizeof(c->gen), g);
+    /* The database read that follows starts after this answer: filling the
+     * namespace the server named is safe (tombstones are checked by NX). */
+    (void)cache_build_key(op->lk, c->epoch, op->lists ? c->gen : NULL, op->name, op->nlen);
+    return false;
+}
+
+/* Finish a read: a hit if trust still holds, else a miss. */
+static void cache_get_done(struct cache_get_op *op, const struct cache_hit *hit)
+{
+    struct cache *c = op->c;
+    cache_get_fn fn = op->fn;
+    void *fnarg = op->arg;
+
+    if (hit != NULL && !cache_trust_ok(c->trust))
+        hit = NULL; /* trust went while the read was in flight */
+    if (c->slot != NULL)
+        sb_inc(hit != NULL ? &c->slot->c.cache_hits : &c->slot->c.cache_misses, 1);
+    fn(hit, fnarg); /* hit may point into op->val */
+    free(op->val);
+    free(op);
+}
+
+/* Reply to the second read of a linked entry: MGET part epoch. */
+static void cache_on_get_part(const redisReply *reply, void *arg)
+{
+    struct cache_get_op *op = arg;
+    struct cache_hit hit;
+    const char *nl1, *nl2, *end = op->val + op->vlen;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        !cache_check_counters(op->c, reply, op) || !cache_is_value(reply->element[0])) {
+        cache_get_done(op, NULL);
+        return;
+    }
+    nl1 = memchr(op->val, '\n', op->vlen);
+    nl2 = nl1 != NULL ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
+    if (nl2 == NULL) {
+        cache_get_done(op, NULL);
+        return;
+    }
+    hit.part[0] = nl1 + 1;
+    hit.len[0] = (size_t)(nl2 - nl1 - 1);
+    hit.part[1] = reply->element[0]->str;
+    hit.len[1] = (size_t)reply->element[0]->len;
+    hit.part[2] = nl2 + 1;
+    hit.len[2] = (size_t)(end - nl2 - 1);
+    hit.nparts = 3;
+    cache_get_done(op, &hit);
+}
+
+/* A linked entry: keep it and read its part. */
+static void cache_get_part(struct cache_get_op *op, const redisReply *v)
+{
+    struct cache *c = op->c;
+    const char *nl = memchr(v->str, '\n', (size_t)v->len);
+    char refkey[CACHE_KEY_MAX];
+    const char *argv[3] = {"MGET", refkey, CACHE_EPOCH_KEY};
+    size_t lens[3] = {4, 0, strlen(CACHE_EPOCH_KEY)};
+    int n;
+
+    if (nl == NULL)
+        goto miss;
+    n = snprintf(refkey, sizeof(refkey), "%s%.*s", op->lk->ns, (int)(nl - v->str - 1), v->str + 1);
+    if (n < 0 || (size_t)n >= sizeof(refkey))
+        goto miss;
+    lens[1] = (size_t)n;
+    op->val = malloc((size_t)v->len);
+    if (op->val == NULL)
+        goto miss;
+    memcpy(op->val, v->str, (size_t)v->len);
+    op->vlen = (size_t)v->len;
+    op->lists = false;
+    if (cache_command(c, 3, argv, lens, cache_on_get_part, op) != 0)
+        goto miss;
+    return;
+miss:
+    cache_get_done(op, NULL);
+}
+
+/* Reply to a read: MGET key epoch [generation]. */
 static void cache_on_get(const redisReply *reply, void *arg)
 {
     struct cache_get_op *op = arg;
-    struct cache *c = op->c;
-    struct sb_slot *slot = c->slot;
-    cache_get_fn fn = op->fn;
-    void *fnarg = op->arg;
+    const redisReply *v;
     struct cache_hit hit;
-    bool found = cache_parse_read(c, reply, op->lk, &hit);
 
-    free(op);
-    /* Trust may have gone while the read was in flight. */
-    if (found && cache_trust_ok(c->trust)) {
-        if (slot != NULL)
-            sb_inc(&slot->c.cache_hits, 1);
-        fn(&hit, fnarg);
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+        reply->elements != (op->lists ? 3u : 2u)) {
+        op->lk->ns[0] = '\0';
+        op->lk->key[0] = '\0';
+        cache_get_done(op, NULL);
         return;
     }
-    if (slot != NULL)
-        sb_inc(&slot->c.cache_misses, 1);
-    fn(NULL, fnarg);
+    if (!cache_check_counters(op->c, reply, op) || !cache_is_value(reply->element[0])) {
+        cache_get_done(op, NULL);
+        return;
+    }
+    v = reply->element[0];
+    if (v->str[0] == '@') {
+        cache_get_part(op, v);
+        return;
+    }
+    hit.part[0] = v->str;
+    hit.len[0] = (size_t)v->len;
+    hit.nparts = 1;
+    cache_get_done(op, &hit);
 }
 
 int cache_get(struct cache *c, const char *gen, const char *name, size_t nlen,
               struct cache_lookup *lk, cache_get_fn fn, void *arg)
 {
     struct cache_get_op *op;
-    const char *argv[4] = {CACHE_KEY_PREFIX, CACHE_EPOCH_KEY, name, gen != NULL ? gen : ""};
-    size_t lens[4] = {strlen(CACHE_KEY_PREFIX), strlen(CACHE_EPOCH_KEY), nlen, strlen(argv[3])};
+    const char *argv[4] = {"MGET", lk->key, CACHE_EPOCH_KEY, gen};
+    size_t lens[4];
 
     lk->ns[0] = '\0';
     lk->key[0] = '\0';
-    if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP || !cache_trust_ok(c->trust))
+    if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP || !cache_trust_ok(c->trust) ||
+        nlen >= CACHE_KEY_MAX)
         return -1;
-    op = malloc(sizeof(*op));
+    /* Built from the counters this worker saw last; the reply says whether
+     * they are still current (cache.h). */
+    if (!cache_build_key(lk, c->epoch, gen != NULL ? c->gen : NULL, name, nlen))
+        return -1;
+    op = calloc(1, sizeof(*op) + nlen + 1);
     if (op == NULL)
         return -1;
     op->c = c;
     op->lk = lk;
     op->fn = fn;
     op->arg = arg;
-    if (cache_eval(c, CACHE_SCRIPT_READ, 4, argv, lens, cache_on_get, op) != 0) {
+    op->lists = gen != NULL;
+    op->name = (char *)(op + 1);
+    memcpy(op->name, name, nlen);
+    op->nlen = nlen;
+    lens[0] = 4;
+    lens[1] = strlen(lk->key);
+    lens[2] = strlen(CACHE_EPOCH_KEY);
+    lens[3] = gen != NULL ? strlen(gen) : 0;
+    if (cache_command(c, op->lists ? 4 : 3, argv, lens, cache_on_get, op) != 0) {
         free(op);
+        lk->ns[0] = '\0';
+        lk->key[0] = '\0';
         return -1;
     }
     return 0;
