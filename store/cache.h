@@ -107,9 +107,6 @@ struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, str
 /* Redis is connected and answered its PING. */
 bool cache_up(const struct cache *c);
 
-/* The cache may be read and filled now (see above). */
-bool cache_trusted(const struct cache *c);
-
 /* A reply (NULL on timeout, disconnect or shutdown), owned by hiredis and
  * valid only during the call. */
 typedef void (*cache_reply_fn)(const struct redisReply *reply, void *arg);

@@ -35,29 +35,25 @@ bool cache_trust_ok(const struct sb_cache_trust *t)
            __atomic_load_n(&t->distrusted, __ATOMIC_ACQUIRE);
 }
 
-bool cache_trusted(const struct cache *c)
-{
-    return c != NULL && cache_trust_ok(c->trust);
-}
-
 /* Stop trusting the cache, for every worker: counted and logged by the
  * worker that ends a trusted streak. */
 void cache_distrust(struct cache *c, const char *why)
 {
-    uint64_t before = __atomic_fetch_add(&c->trust->distrusted, 1, __ATOMIC_ACQ_REL);
+    uint64_t before;
+    char msg[256];
 
     if (c->ttl_s <= 0)
-        return;
+        return; /* the cache is off: nothing to trust */
+    before = __atomic_fetch_add(&c->trust->distrusted, 1, __ATOMIC_ACQ_REL);
     if (__atomic_load_n(&c->trust->trusted, __ATOMIC_ACQUIRE) > before) {
         if (c->slot != NULL)
             sb_inc(&c->slot->c.cache_distrust_episodes, 1);
-        char msg[256];
         log_json_escape(msg, sizeof(msg), why);
         log_warn("redis: cache no longer trusted; reading PostgreSQL until the epoch is bumped",
                  "\"why\":\"%s\"", msg);
     }
-    /* Often the bump works at once (a missing epoch, a lost reply); if not,
-     * the timer tries again. */
+    /* The bump often works at once (a lost reply, a refused fill that was a
+     * one-off); if not, the timer tries again. */
     cache_try_bump(c);
 }
 
