@@ -36,8 +36,9 @@
  * the cache for about two seconds.
  *
  * Linked entries: a value "@<ref>\n<head>\n<tail>" stands for head + the
- * value of "<namespace><ref>" + tail (a second MGET, with the epoch again,
- * fetches the part). An article's author block is such a part
+ * value of "<namespace><ref>" + tail (fetched in the same MGET when the
+ * worker has seen the entry before, else by a second MGET with the epoch
+ * again). An article's author block is such a part
  * ("u:<author id>"), so a profile change tombstones one key whatever the
  * number of the author's articles.
  *

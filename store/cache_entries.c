@@ -25,6 +25,8 @@ struct cache_get_op {
     size_t nlen;
     char *val; /* a linked entry's own value, kept for its part's read */
     size_t vlen;
+    uint64_t hash;             /* of name, for c->guess */
+    char guess[CACHE_REF_MAX]; /* the part asked for with the entry, or "" */
 };
 
 /* Context for one cache_invalidate. */
@@ -183,7 +185,52 @@ miss:
     cache_get_done(op, NULL);
 }
 
-/* Reply to a read: MGET key epoch [generation]. */
+/* 64-bit FNV-1a of n bytes. */
+static uint64_t cache_hash(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* A linked entry v: remember its part for the next read of the same name,
+ * and answer at once if the part came with this reply. true: answered. */
+static bool cache_get_guessed(struct cache_get_op *op, const redisReply *reply, const redisReply *v)
+{
+    struct cache_guess *g = &op->c->guess[op->hash % CACHE_GUESS_SLOTS];
+    const char *nl1 = memchr(v->str, '\n', (size_t)v->len), *nl2;
+    const char *end = v->str + v->len;
+    size_t rlen;
+    struct cache_hit hit;
+
+    if (nl1 == NULL)
+        return false;
+    rlen = (size_t)(nl1 - v->str - 1);
+    if (rlen < CACHE_REF_MAX) {
+        g->hash = op->hash;
+        memcpy(g->ref, v->str + 1, rlen);
+        g->ref[rlen] = '\0';
+    }
+    if (op->guess[0] == '\0' || strlen(op->guess) != rlen ||
+        memcmp(op->guess, v->str + 1, rlen) != 0 || !cache_is_value(reply->element[2]))
+        return false;
+    nl2 = memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1));
+    if (nl2 == NULL)
+        return false;
+    hit.part[0] = nl1 + 1;
+    hit.len[0] = (size_t)(nl2 - nl1 - 1);
+    hit.part[1] = reply->element[2]->str;
+    hit.len[1] = (size_t)reply->element[2]->len;
+    hit.part[2] = nl2 + 1;
+    hit.len[2] = (size_t)(end - nl2 - 1);
+    hit.nparts = 3;
+    cache_get_done(op, &hit);
+    return true;
+}
+
+/* Reply to a read: MGET key epoch [generation | guessed part]. */
 static void cache_on_get(const redisReply *reply, void *arg)
 {
     struct cache_get_op *op = arg;
@@ -191,7 +238,7 @@ static void cache_on_get(const redisReply *reply, void *arg)
     struct cache_hit hit;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-        reply->elements != (op->lists ? 3u : 2u)) {
+        reply->elements != (op->lists || op->guess[0] != '\0' ? 3u : 2u)) {
         op->lk->ns[0] = '\0';
         op->lk->key[0] = '\0';
         cache_get_done(op, NULL);
@@ -203,7 +250,8 @@ static void cache_on_get(const redisReply *reply, void *arg)
     }
     v = reply->element[0];
     if (v->str[0] == '@') {
-        cache_get_part(op, v);
+        if (!cache_get_guessed(op, reply, v))
+            cache_get_part(op, v);
         return;
     }
     hit.part[0] = v->str;
@@ -216,8 +264,11 @@ int cache_get(struct cache *c, const char *gen, const char *name, size_t nlen,
               struct cache_lookup *lk, cache_get_fn fn, void *arg)
 {
     struct cache_get_op *op;
+    const struct cache_guess *g;
+    char partkey[CACHE_KEY_MAX];
     const char *argv[4] = {"MGET", lk->key, CACHE_EPOCH_KEY, gen};
     size_t lens[4];
+    int argc;
 
     lk->ns[0] = '\0';
     lk->key[0] = '\0';
@@ -243,7 +294,19 @@ int cache_get(struct cache *c, const char *gen, const char *name, size_t nlen,
     lens[1] = strlen(lk->key);
     lens[2] = strlen(CACHE_EPOCH_KEY);
     lens[3] = gen != NULL ? strlen(gen) : 0;
-    if (cache_command(c, op->lists ? 4 : 3, argv, lens, cache_on_get, op) != 0) {
+    argc = op->lists ? 4 : 3;
+    op->hash = cache_hash(name, nlen);
+    g = &c->guess[op->hash % CACHE_GUESS_SLOTS];
+    if (!op->lists && g->hash == op->hash && g->ref[0] != '\0') {
+        int n = snprintf(partkey, sizeof(partkey), "%s%s", lk->ns, g->ref);
+        if (n > 0 && (size_t)n < sizeof(partkey)) {
+            memcpy(op->guess, g->ref, sizeof(op->guess));
+            argv[3] = partkey;
+            lens[3] = (size_t)n;
+            argc = 4;
+        }
+    }
+    if (cache_command(c, argc, argv, lens, cache_on_get, op) != 0) {
         free(op);
         lk->ns[0] = '\0';
         lk->key[0] = '\0';

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -20,6 +21,16 @@
 #include "scoreboard.h"
 
 #define CACHE_TOMBSTONE "-"
+
+/* Linked entries' parts this worker has seen, by a hash of the entry's
+ * name: a read then asks for the part in the same MGET (one round trip);
+ * a wrong guess (a collision, a reused slug) costs the second read. */
+#define CACHE_GUESS_SLOTS 1024
+#define CACHE_REF_MAX     32
+struct cache_guess {
+    uint64_t hash;
+    char ref[CACHE_REF_MAX]; /* "" for none */
+};
 
 /* The connection's life. */
 enum cache_state {
@@ -48,6 +59,7 @@ struct cache {
     char epoch[24];       /* the epoch and lists generation this worker saw last: */
     char gen[24];         /* reads build keys with them and check them in the reply */
     char sha[CACHE_SCRIPT__COUNT][41];
+    struct cache_guess guess[CACHE_GUESS_SLOTS];
 };
 
 /* Run script i with argc arguments (after EVALSHA sha 0); as
