@@ -11,18 +11,21 @@
  * back to PostgreSQL (cache) or let the request through (rate limits).
  *
  * Cache protocol. Every entry lives under a namespace that carries the
- * current epoch, "conduit:v1:c:<epoch>:", read from CACHE_EPOCH_KEY by the
- * same Lua script that reads the entry (one round trip), so no reader can
- * use an entry of an older epoch. Entries may also carry a generation
- * ("...:<epoch>:<gen>:<name>", CACHE_GEN_LISTS for list pages and the tag
- * list): a write that changes any list does one INCR of the generation
- * instead of one write per cached page.
+ * current epoch, "conduit:v1:c:<epoch>:". Entries may also carry a
+ * generation ("...:<epoch>:<gen>:<name>", CACHE_GEN_LISTS for list pages
+ * and the tag list): a write that changes any list does one INCR of the
+ * generation instead of one write per cached page. A read is one MGET of
+ * the entry, built with the epoch (and generation) this worker saw last,
+ * and of the counters themselves: the value counts only if the counters
+ * in the same atomic reply are the ones the key was built with, so no
+ * reader uses an entry of a namespace that was already left. Otherwise
+ * the read is a miss and the worker adopts the server's values.
  *
- * Named entries (an article, a profile): readers GET; on a miss they read
- * PostgreSQL and SET the value with NX and the TTL, under the exact key the
- * script resolved. Writers, after their transaction commits and before they
- * answer, overwrite each affected key with a short-lived tombstone (the same
- * script call also bumps the generations). A reader that raced the write
+ * Readers that miss read PostgreSQL and SET the value with NX and the TTL,
+ * under the key built from the counters of the reply. Writers, after their
+ * transaction commits and before they answer, run one Lua script that
+ * overwrites each affected key of the current namespace with a short-lived
+ * tombstone and bumps the generations. A reader that raced the write
  * (read the old row before the commit, stores it after) finds the tombstone
  * and its SET NX does nothing, or stores under a generation nobody reads
  * any more, so no reader sees the old value once the write has been
@@ -33,9 +36,11 @@
  * the cache for about two seconds.
  *
  * Linked entries: a value "@<ref>\n<head>\n<tail>" stands for head + the
- * value of "<namespace><ref>" + tail (the read script fetches both). An
- * article's author block is such a part ("u:<author id>"), so a profile
- * change tombstones one key whatever the number of the author's articles.
+ * value of "<namespace><ref>" + tail (fetched in the same MGET when the
+ * worker has seen the entry before, else by a second MGET with the epoch
+ * again). An article's author block is such a part
+ * ("u:<author id>"), so a profile change tombstones one key whatever the
+ * number of the author's articles.
  *
  * Trust. The cache is used (read, filled) only while it is trusted, and
  * trust is shared by every worker (struct sb_cache_trust in the scoreboard
@@ -49,8 +54,11 @@
  * one command whatever the size of the keyspace; never KEYS or SCAN); once
  * a bump sent after the latest loss succeeds, every entry any worker or pod
  * could have left stale is unreachable and the cache is trusted again.
- * Counters that are missing (evicted, or a new Redis) restart from the
- * server's clock in microseconds, above any value used before.
+ * Counters expire CACHE_COUNTER_TTL_S after the last write that touched
+ * them, like everything conduitd stores in Redis; one that is missing
+ * (expired, evicted, a new Redis) is recreated from the server's clock in
+ * microseconds, above any value used before, by the next write or by a
+ * reader that found it missing (that read is a miss and fills nothing).
  */
 #ifndef CONDUIT_CACHE_H
 #define CONDUIT_CACHE_H
@@ -71,7 +79,8 @@ struct redisReply;
 #define CACHE_EPOCH_KEY      "conduit:v1:epoch"
 #define CACHE_GEN_LISTS      "conduit:v1:gen:lists" /* list pages and the tag list */
 #define CACHE_PROBE_KEY      "conduit:v1:probe"
-#define CACHE_PROBE_MS       1000 /* write probe and epoch-bump retry period */
+#define CACHE_PROBE_MS       1000        /* write probe and epoch-bump retry period */
+#define CACHE_COUNTER_TTL_S  (7 * 86400) /* epoch and generations, refreshed by writes */
 #define CACHE_KEY_MAX        400
 #define CACHE_NS_MAX         96
 
@@ -98,9 +107,6 @@ struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, str
 
 /* Redis is connected and answered its PING. */
 bool cache_up(const struct cache *c);
-
-/* The cache may be read and filled now (see above). */
-bool cache_trusted(const struct cache *c);
 
 /* A reply (NULL on timeout, disconnect or shutdown), owned by hiredis and
  * valid only during the call. */
