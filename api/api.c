@@ -154,12 +154,14 @@ static void api_options(struct http_request *req, const struct route_params *p, 
  * free so callbacks run during the teardown see the part as gone. */
 void api_free(struct api *api)
 {
-    struct cache *c = api->cache;
-    struct password_pool *pw = api->pw;
+    struct cache *c;
+    struct password_pool *pw;
     struct db_pool *db;
 
     if (api == NULL)
         return;
+    c = api->cache;
+    pw = api->pw;
     db = api->db;
     api->stopping = true;
     api->cache = NULL;

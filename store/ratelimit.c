@@ -206,7 +206,7 @@ static void ratelimit_on_added(const redisReply *reply, void *arg)
 int ratelimit_add(struct ratelimit *rl, const char *bucket, const char *subject, int limit,
                   int window_s, void (*done)(void *arg), void *arg)
 {
-    struct ratelimit_key k;
+    struct ratelimit_key k = {0};
     struct ratelimit_add_op *op;
 
     if (limit <= 0 || window_s <= 0 || rl->cache == NULL || !cache_up(rl->cache) ||
