@@ -107,7 +107,7 @@ static int fuzz_run(const uint8_t *stream, size_t len, unsigned seed, struct fuz
     memcpy(all, stream, len);
     http_parse_init(&p, &fuzz_limits, hdrs);
     memset(&out[0], 0, sizeof out[0]);
-    while (n < FUZZ_MAX_REQUESTS) {
+    for (;;) {
         size_t piece = seed == 0 ? len : 1 + fuzz_next(&seed) % 64;
         arrived = arrived + piece > len ? len : arrived + piece;
         bool next = false;
@@ -131,9 +131,11 @@ static int fuzz_run(const uint8_t *stream, size_t len, unsigned seed, struct fuz
                     abort();
                 out[n].used = used;
                 start += used;
-                n++;
-                if (n < FUZZ_MAX_REQUESTS)
-                    memset(&out[n], 0, sizeof out[n]);
+                if (++n == FUZZ_MAX_REQUESTS) {
+                    free(all);
+                    return n; /* enough requests from one input */
+                }
+                memset(&out[n], 0, sizeof out[n]);
                 http_parse_init(&p, &fuzz_limits, hdrs);
                 continue; /* the next request may be complete already */
             }
@@ -150,7 +152,7 @@ static int fuzz_run(const uint8_t *stream, size_t len, unsigned seed, struct fuz
             break;
     }
     free(all);
-    return n < FUZZ_MAX_REQUESTS ? n + 1 : n;
+    return n + 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
