@@ -52,22 +52,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_method.h" /* enum http_method_id */
+#include "http_status.h" /* http_status_reason() */
+
 struct event_base;
 struct http_server;
 struct http_request;
-
-/* Methods we count separately in metrics; anything else valid is OTHER. */
-enum http_method_id {
-    HTTP_M_GET,
-    HTTP_M_HEAD,
-    HTTP_M_POST,
-    HTTP_M_PUT,
-    HTTP_M_DELETE,
-    HTTP_M_OPTIONS,
-    HTTP_M_PATCH,
-    HTTP_M_OTHER,
-    HTTP_M__COUNT
-};
 
 struct http_limits {
     size_t max_request_line; /* longer: 414 */
@@ -188,8 +178,5 @@ int http_respond(struct http_request *r, int status, const char *content_type, c
 /* Like http_respond with application/json and a body taking ownership of a
  * malloc'ed buffer (avoids a copy for large JSON). */
 int http_respond_json_owned(struct http_request *r, int status, char *body, size_t len);
-
-/* Reason phrase for a status code ("Not Found"). */
-const char *http_status_reason(int status);
 
 #endif
