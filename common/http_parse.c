@@ -33,7 +33,7 @@
  *    [test_framing_bare_cr, test_framing_obs_fold].
  *  - 5.1: whitespace between a field name and the colon, an empty name or
  *    a non-token character in a name: 400 [test_framing_field_names].
- *  - 5.5: NUL, CR, LF or other control characters (but HTAB) in a field
+ *  - RFC 9110 5.5: NUL, CR, LF or other control characters (but HTAB) in a field
  *    value, or NUL anywhere in the head: 400 [test_framing_field_values].
  *  - 6.1 / 6.3: Content-Length together with Transfer-Encoding: 400
  *    [test_framing_cl_te]; Transfer-Encoding in an HTTP/1.0 request, or
@@ -45,12 +45,13 @@
  *  - Limits (not RFC MUSTs, the core's own): request line 414, header
  *    bytes and count 431 [test_limits, test_limit_header_bytes].
  * libhttp-parser 2.9 already refuses some of these itself (repeated or
- * non-digit Content-Length, CL with TE, non-token names, control
- * characters in values, a target without an authority); they are checked
+ * non-digit Content-Length, non-token names, control characters in
+ * values, an absolute-form target without an authority); they are checked
  * here as well, on the recorded head, so that no parser version or
- * leniency flag decides the framing: the tests above fail only when both
- * checks are gone (verified by disabling each of ours). The others (Host,
- * obs-fold after an empty value, bare CR, asterisk-form) are ours alone.
+ * leniency flag decides the framing: for those the tests fail only when
+ * both checks are gone (found by disabling each of ours in turn). The
+ * others (Host, obs-fold and whitespace after the request line, bare CR,
+ * the Transfer-Encoding rules, asterisk-form) only this file enforces.
  */
 #include "config.h"
 
