@@ -17,17 +17,20 @@
  * Layers (no file calls back up): http.c (the server, accepting) ->
  * http_conn.c (a connection: socket, deadlines, state) -> http_parse.c
  * (pure parser) and http_format.c (pure formatter); http_request.c is the
- * handle below.
+ * request handle declared below.
  *
  * Semantics worth knowing (details in common/http_conn.c and http_parse.c):
  *  - The core answers malformed or over-limit requests itself, with a JSON
  *    body {"errors":{"request":["..."]}} and Connection: close: 400
- *    garbage or a framing error (RFC 9112; the list is in http_parse.c:
- *    missing or repeated Host, obs-fold, bare CR, CL with TE...), 408 head/body timeout, 411
- * chunked body, 413 body too large, 414 request line, 417 unknown Expect, 431 header bytes or
- * count, 501 a method other than GET HEAD POST PUT DELETE OPTIONS PATCH, 505 a version other than
- * HTTP/1.0 and 1.1. on_request never sees those, but on_done does (route 0, method name "-" if the
- * method was not parsed, path "" if the head was not complete, http_request_header() NULL).
+ *    garbage or a framing error (RFC 9112, listed in http_parse.c: Host
+ *    missing or repeated, obs-fold, bare CR, CL with TE...), 408 head/body
+ *    timeout, 411 chunked body, 413 body too large (the route's limit from
+ *    body_limit, or max_body), 414 request line, 417 unknown Expect, 431
+ *    header bytes or count, 501 a method other than GET HEAD POST PUT
+ *    DELETE OPTIONS PATCH, 505 a version other than HTTP/1.0 and 1.1.
+ *    on_request never sees those, but on_done does (route 0, method name
+ *    "-" if the method was not parsed, path "" if the head was not
+ *    complete or invalid, http_request_header() NULL then).
  *  - on_done runs once per answered request, when the whole response is
  *    in the kernel (or the connection died), with the time from the first
  *    byte of the request (for a pipelined request: from the end of the
@@ -52,22 +55,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_method.h" /* enum http_method_id */
+#include "http_status.h" /* http_status_reason() */
+
 struct event_base;
 struct http_server;
 struct http_request;
-
-/* Methods we count separately in metrics; anything else valid is OTHER. */
-enum http_method_id {
-    HTTP_M_GET,
-    HTTP_M_HEAD,
-    HTTP_M_POST,
-    HTTP_M_PUT,
-    HTTP_M_DELETE,
-    HTTP_M_OPTIONS,
-    HTTP_M_PATCH,
-    HTTP_M_OTHER,
-    HTTP_M__COUNT
-};
 
 struct http_limits {
     size_t max_request_line; /* longer: 414 */
@@ -194,8 +187,5 @@ int http_respond(struct http_request *r, int status, const char *content_type, c
 /* Like http_respond with application/json and a body taking ownership of a
  * malloc'ed buffer (avoids a copy for large JSON). */
 int http_respond_json_owned(struct http_request *r, int status, char *body, size_t len);
-
-/* Reason phrase for a status code ("Not Found"). */
-const char *http_status_reason(int status);
 
 #endif

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
 #include "http_format.h"
+#include "http_status.h"
 
 /* Append a string literal. */
 #define PUT_LIT(p, lit)                                                                            \

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http.h"
+#include "http_method.h"
 
 #define HTTP_PARSE_OFF_NONE UINT32_MAX
 #define HTTP_PARSE_ID_MAX   128 /* longest client X-Request-Id we keep */

@@ -53,6 +53,7 @@ struct fx {
     int nheld;
     int respond_twice_rc;
     char *big;
+    int body_limit_calls; /* how often the core asked for a body limit */
 };
 
 static struct fx *g; /* the fixture of the running test (each test forks) */
@@ -96,7 +97,8 @@ static void on_request(struct http_request *req, void *arg)
     } else if (strcmp(path, "/hold") == 0) {
         ck_assert_int_lt(fx->nheld, MAX_HELD);
         fx->held[fx->nheld++] = req;
-    } else if (strcmp(path, "/echo") == 0) {
+    } else if (strcmp(path, "/echo") == 0 || strcmp(path, "/small") == 0 ||
+               strcmp(path, "/huge") == 0) {
         size_t len;
         const char *body = http_request_body(req, &len);
         ck_assert_int_eq(body[len], '\0');
@@ -151,6 +153,21 @@ static void on_conn(int delta, void *arg)
     fx->conn_events++;
 }
 
+/* The per-route body limit hook: "/small" takes 8 bytes, "/huge" asks for
+ * more than max_body (which must not raise it), the rest max_body. */
+static size_t body_limit(const struct http_request *req, void *arg)
+{
+    struct fx *fx = arg;
+    const char *path = http_request_path(req);
+    fx->body_limit_calls++;
+    ck_assert_ptr_nonnull(http_request_header(req, "host"));
+    if (strcmp(path, "/small") == 0)
+        return 8;
+    if (strcmp(path, "/huge") == 0)
+        return (size_t)1 << 40;
+    return 0;
+}
+
 /* Default limits: generous, so that only the test under way trips one. */
 static struct http_limits default_limits(void)
 {
@@ -189,7 +206,11 @@ static void fx_start(struct http_limits lim)
     ck_assert_ptr_nonnull(g->base);
     g->lfd = listen_loopback(&g->port);
     g->lim = lim;
-    struct http_callbacks cb = {on_request, on_done, on_conn, g};
+    struct http_callbacks cb = {.on_request = on_request,
+                                .on_done = on_done,
+                                .on_conn = on_conn,
+                                .arg = g,
+                                .body_limit = body_limit};
     g->srv = http_server_new(g->base, g->lfd, &g->lim, &cb);
     ck_assert_ptr_nonnull(g->srv);
 }
@@ -590,7 +611,8 @@ START_TEST(test_large_head_and_body)
     /* A 300 KB body (under max_body), sent in one go. */
     size_t blen = 300 * 1024;
     char *post = malloc(blen + 128);
-    int h = snprintf(post, 128, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", blen);
+    int h =
+        snprintf(post, 128, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n\r\n", blen);
     memset(post + h, 'b', blen);
     client_send_n(c, post, (size_t)h + blen);
     /* the echo is larger than the client's buffer: count it as it comes */
@@ -652,7 +674,8 @@ START_TEST(test_expect_continue)
     struct client *c = client_new();
     struct resp r;
 
-    client_send(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    client_send(
+        c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
     ck_assert_int_eq(client_response(c, &r, true, 3000), 0);
     ck_assert_int_eq(r.status, 100);
     ck_assert_str_eq(r.head, "HTTP/1.1 100 Continue\r\n\r\n");
@@ -663,7 +686,9 @@ START_TEST(test_expect_continue)
     ck_assert_str_eq(r.body, "abcde");
 
     /* A body that is already there gets no 100 Continue. */
-    roundtrip(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok", &r);
+    roundtrip(
+        c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nok",
+        &r);
     ck_assert_int_eq(r.status, 201);
     ck_assert_str_eq(r.body, "ok");
 
@@ -679,7 +704,8 @@ START_TEST(test_expect_continue)
 
     /* An expectation we do not know: 417. */
     c = client_new();
-    roundtrip(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\n", &r);
+    roundtrip(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\n",
+              &r);
     ck_assert_int_eq(r.status, 417);
     client_free(c);
     fx_stop();
@@ -709,6 +735,232 @@ static void check_refused(const char *req, int want, const char *msg)
     client_free(c);
 }
 
+/* check_refused for a request with NUL bytes in it. */
+static void check_refused_n(const char *req, size_t n, int want)
+{
+    struct client *c = client_new();
+    struct resp r;
+
+    client_send_n(c, req, n);
+    ck_assert_msg(client_response(c, &r, false, 3000) == 0, "no response to %.40s", req);
+    ck_assert_msg(r.status == want, "got %d, want %d for %.60s", r.status, want, req);
+    assert_header(&r, "Connection", "close");
+    ck_assert_msg(client_sees_eof(c, 3000), "not closed after %d", want);
+    client_free(c);
+}
+
+/* A request the core accepts: the handler answers it with want. */
+static void check_served(const char *req, int want)
+{
+    struct client *c = client_new();
+    struct resp r;
+
+    roundtrip(c, req, &r);
+    ck_assert_msg(r.status == want, "got %d, want %d for %.60s", r.status, want, req);
+    client_free(c);
+}
+
+#define BAD "malformed request"
+
+/* RFC 9112 3.2: Host exactly once on HTTP/1.1, at most once on 1.0, and a
+ * valid uri-host [":" port]. */
+START_TEST(test_framing_host)
+{
+    fx_start(default_limits());
+    check_refused("GET /hello HTTP/1.1\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nX-A: b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: a\r\nhOST: b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nX-A:\r\nHost: a\r\nHost: b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost:\r\nHost: b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: a b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: a@b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: a:80x\r\n\r\n", 400, BAD);
+    check_served("GET /hello HTTP/1.0\r\n\r\n", 200);
+    check_served("GET /hello HTTP/1.1\r\nHost:\r\n\r\n", 200);
+    check_served("GET /hello HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 200);
+    check_served("GET /hello HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n", 200);
+    check_served("GET /hello HTTP/1.1\r\nhost: 10.0.0.1\r\n\r\n", 200);
+    fx_stop();
+}
+END_TEST
+
+/* RFC 9112 5.2 and 2.2: obs-fold, also after an empty value (which
+ * libhttp-parser reads as leading whitespace), and whitespace between the
+ * request line and the first header line. */
+START_TEST(test_framing_obs_fold)
+{
+    fx_start(default_limits());
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nX-A:\r\n\tContent-Length: 5\r\n\r\nhello", 400,
+                  BAD);
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length:\r\n 5\r\n\r\nhello", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: one\r\n\ttwo\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\nHost: t\nX-A:\n Y\n\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\n Host: t\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\n\tHost: t\r\n\r\n", 400, BAD);
+    check_served("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: \t spaced \t\r\n\r\n", 200);
+    fx_stop();
+}
+END_TEST
+
+/* RFC 9112 2.2: a bare CR anywhere in the head. */
+START_TEST(test_framing_bare_cr)
+{
+    fx_start(default_limits());
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: a\rb\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\rHost: t\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: a\r\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\n\r\r\n", 400, BAD);
+    fx_stop();
+}
+END_TEST
+
+/* RFC 9112 5.1 and RFC 9110 5.1: field names are tokens, with no
+ * whitespace before the colon. */
+START_TEST(test_framing_field_names)
+{
+    fx_start(default_limits());
+    check_refused("GET /hello HTTP/1.1\r\nHost : t\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-A\t: b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX A: b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\n: empty\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX\"A: b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX(A): b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX\x80"
+                  "A: b\r\n\r\n",
+                  400, BAD);
+    check_served("GET /hello HTTP/1.1\r\nHost: t\r\nX-Odd!#$%&'*+.^_`|~: b\r\n\r\n", 200);
+    fx_stop();
+}
+END_TEST
+
+/* RFC 9110 5.5: no NUL or control characters (HTAB aside) in values, and
+ * no NUL anywhere in the head; obs-text is allowed. */
+START_TEST(test_framing_field_values)
+{
+    static const char nul_value[] = "GET /hello HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\n\r\n";
+    static const char nul_target[] = "GET /hel\0lo HTTP/1.1\r\nHost: t\r\n\r\n";
+    fx_start(default_limits());
+    check_refused_n(nul_value, sizeof nul_value - 1, 400);
+    check_refused_n(nul_target, sizeof nul_target - 1, 400);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: a\x01b\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: a\x7f\r\n\r\n", 400, BAD);
+    check_refused("GET /hello HTTP/1.1\r\nHost: t\x1b\r\n\r\n", 400, BAD);
+    check_served("GET /hello HTTP/1.1\r\nHost: t\r\nX-A: caf\xc3\xa9\tok\r\n\r\n", 200);
+    fx_stop();
+}
+END_TEST
+
+/* RFC 9112 6.1 and 6.3: Transfer-Encoding with Content-Length, in HTTP/1.0,
+ * or without chunked as the final coding. */
+START_TEST(test_framing_cl_te)
+{
+    fx_start(default_limits());
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\nhello",
+                  400, BAD);
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                  "Content-Length: 5\r\n\r\nhello",
+                  400, BAD);
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\nhello", 400,
+                  BAD);
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\nhello",
+                  400, BAD);
+    check_refused(
+        "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400,
+        BAD);
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+                  "5\r\nhello\r\n0\r\n\r\n",
+                  411, "chunked request bodies are not supported; send Content-Length");
+    fx_stop();
+}
+END_TEST
+
+/* RFC 9112 6.3 and RFC 9110 8.6: one Content-Length of digits only. */
+START_TEST(test_framing_content_length)
+{
+    static const char *const bad[] = {"5, 5", "5,5", "+5", "-1", "0x5", "5 5", "", "5;", "\"5\""};
+    char req[256];
+    fx_start(default_limits());
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(req, sizeof req,
+                 "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %s\r\n\r\nhello", bad[i]);
+        check_refused(req, 400, BAD);
+    }
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 5\r\n"
+                  "\r\nhello",
+                  400, BAD);
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\ncontent-length: 6\r\n"
+                  "\r\nhello!",
+                  400, BAD);
+    {
+        struct client *c = client_new();
+        struct resp r;
+        roundtrip(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 005\r\n\r\nhello", &r);
+        ck_assert_int_eq(r.status, 201);
+        ck_assert_str_eq(r.body, "hello");
+        client_free(c);
+    }
+    fx_stop();
+}
+END_TEST
+
+/* RFC 9112 3.2: origin-form, absolute-form (its authority wins over Host,
+ * which must still be present on HTTP/1.1), asterisk-form for OPTIONS
+ * only; authority-form (CONNECT, 501 anyway) and bare words are 400. */
+START_TEST(test_framing_target_forms)
+{
+    fx_start(default_limits());
+    check_refused("GET * HTTP/1.1\r\nHost: t\r\n\r\n", 400, BAD);
+    check_refused("GET example.com:80 HTTP/1.1\r\nHost: t\r\n\r\n", 400, BAD);
+    check_refused("GET hello HTTP/1.1\r\nHost: t\r\n\r\n", 400, BAD);
+    check_refused("GET http:/hello HTTP/1.1\r\nHost: t\r\n\r\n", 400, BAD);
+    check_refused("GET http://example.com/hello HTTP/1.1\r\n\r\n", 400, BAD);
+    check_served("OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", 404); /* the handler's answer */
+    check_served("GET http://example.com/hello?x HTTP/1.1\r\nHost: other\r\n\r\n", 200);
+    check_served("GET https://example.com:8443/hello HTTP/1.1\r\nHost: example.com:8443\r\n\r\n",
+                 200);
+    fx_stop();
+}
+END_TEST
+
+/* The body_limit hook: decided once the head is complete, before the body
+ * is read (413 without 100 Continue), never above max_body, and only asked
+ * for requests that have a body. */
+START_TEST(test_body_limit_per_route)
+{
+    fx_start(default_limits());
+    struct client *c = client_new();
+    struct resp r;
+
+    roundtrip(c, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_int_eq(g->body_limit_calls, 0);
+    roundtrip(c, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\n12345678", &r);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(r.body, "12345678");
+    ck_assert_int_eq(g->body_limit_calls, 1);
+    client_free(c);
+
+    /* one byte over the route's limit: 413 at once, no 100 Continue */
+    check_refused("POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n"
+                  "Expect: 100-continue\r\n\r\n",
+                  413, "request body too large");
+    /* the same size elsewhere is fine */
+    c = client_new();
+    roundtrip(c, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n123456789", &r);
+    ck_assert_int_eq(r.status, 201);
+    client_free(c);
+    /* a route limit above max_body does not raise it */
+    check_refused("POST /huge HTTP/1.1\r\nHost: t\r\nContent-Length: 524289\r\n\r\n", 413,
+                  "request body too large");
+    fx_stop();
+}
+END_TEST
+
 START_TEST(test_limits)
 {
     fx_start(default_limits());
@@ -737,20 +989,22 @@ START_TEST(test_limits)
     }
     check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 524289\r\n\r\n", 413,
                   "request body too large");
-    check_refused(
-        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 411,
-        "chunked request bodies are not supported; send Content-Length");
+    check_refused("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+                  "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                  411, "chunked request bodies are not supported; send Content-Length");
     check_refused("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400, "malformed request");
     check_refused("GET / HTTP/1.1\r\nHost: t\r\nNo colon here\r\n\r\n", 400, "malformed request");
     check_refused("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400, "malformed request");
-    check_refused("GET / HTTP/1.1\r\nHost: t\r\nX-A: one\r\n  folded\r\n\r\n", 400, "malformed request");
-    check_refused("GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", 400, "malformed request");
-    check_refused("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400,
+    check_refused("GET / HTTP/1.1\r\nHost: t\r\nX-A: one\r\n  folded\r\n\r\n", 400,
                   "malformed request");
+    check_refused("GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", 400, "malformed request");
+    check_refused("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                  400, "malformed request");
     check_refused("FOO / HTTP/1.1\r\nHost: t\r\n\r\n", 501, "method not implemented");
     check_refused("get / HTTP/1.1\r\nHost: t\r\n\r\n", 501, "method not implemented");
     check_refused("TRACE / HTTP/1.1\r\nHost: t\r\n\r\n", 501, "method not implemented");
-    check_refused("CONNECT example.com:443 HTTP/1.1\r\nHost: t\r\n\r\n", 501, "method not implemented");
+    check_refused("CONNECT example.com:443 HTTP/1.1\r\nHost: t\r\n\r\n", 501,
+                  "method not implemented");
     check_refused("GET / HTTP/2.0\r\n\r\n", 505, "HTTP version not supported");
     check_refused("GET / HTTP/1.2\r\n\r\n", 505, "HTTP version not supported");
     check_refused("GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505, "HTTP version not supported");
@@ -1090,7 +1344,8 @@ START_TEST(test_half_close)
 
     /* A client that shuts its side after the request still gets the answer. */
     struct client *c = client_new();
-    client_send(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hel");
+    client_send(
+        c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\nGET /hel");
     ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
     for (int i = 0; i < 100 && !(g->nheld == 1 && http_request_orphaned(g->held[0])); i++)
         pump(10);
@@ -1149,7 +1404,8 @@ START_TEST(test_drain)
     struct client *idle = client_new();
     roundtrip(idle, "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n", &r);
     struct client *busy = client_new();
-    client_send(busy, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    client_send(busy,
+                "GET /hold HTTP/1.1\r\nHost: t\r\n\r\nGET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
     struct client *partial = client_new();
     client_send(partial, "GET /hello HTTP/1.1\r\nHost: t\r\n");
     for (int i = 0; i < 100 && (g->nheld == 0 || http_server_connections(g->srv) < 3); i++)
@@ -1361,6 +1617,15 @@ static Suite *http_suite(void)
     tcase_add_test(tc, test_head);
     tcase_add_test(tc, test_expect_continue);
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_framing_host);
+    tcase_add_test(tc, test_framing_obs_fold);
+    tcase_add_test(tc, test_framing_bare_cr);
+    tcase_add_test(tc, test_framing_field_names);
+    tcase_add_test(tc, test_framing_field_values);
+    tcase_add_test(tc, test_framing_cl_te);
+    tcase_add_test(tc, test_framing_content_length);
+    tcase_add_test(tc, test_framing_target_forms);
+    tcase_add_test(tc, test_body_limit_per_route);
     tcase_add_test(tc, test_limit_header_bytes);
     tcase_add_test(tc, test_header_timeout);
     tcase_add_test(tc, test_slowloris);

@@ -294,6 +294,34 @@ START_TEST(test_table_full)
 }
 END_TEST
 
+/* Per-route body limits: set per method + template, found for a path as
+ * router_match finds the handler (literal beats parameter, HEAD falls back
+ * to GET), 0 where none is set or nothing matches. */
+START_TEST(test_max_body)
+{
+    struct router *r = router_new();
+    ck_assert_int_gt(router_add(r, HTTP_M_POST, "/api/users/login", h_list), 0);
+    ck_assert_int_gt(router_add(r, HTTP_M_POST, "/api/users/:name", h_get), 0);
+    ck_assert_int_gt(router_add(r, HTTP_M_PUT, "/api/users/login", h_put), 0);
+    ck_assert_int_gt(router_add(r, HTTP_M_GET, "/api/users/login", h_head), 0);
+    ck_assert_int_eq(router_set_max_body(r, HTTP_M_POST, "/api/users/login", 8192), 0);
+    ck_assert_int_eq(router_set_max_body(r, HTTP_M_GET, "/api/users/login", 10), 0);
+    /* only routed method + template pairs */
+    ck_assert_int_eq(router_set_max_body(r, HTTP_M_DELETE, "/api/users/login", 1), -1);
+    ck_assert_int_eq(router_set_max_body(r, HTTP_M_POST, "/nope", 1), -1);
+
+    ck_assert_uint_eq(router_max_body(r, HTTP_M_POST, "/api/users/login"), 8192);
+    ck_assert_uint_eq(router_max_body(r, HTTP_M_POST, "/api/users/log%69n"), 8192);
+    ck_assert_uint_eq(router_max_body(r, HTTP_M_PUT, "/api/users/login"), 0);
+    ck_assert_uint_eq(router_max_body(r, HTTP_M_HEAD, "/api/users/login"), 10);
+    ck_assert_uint_eq(router_max_body(r, HTTP_M_POST, "/api/users/bob"), 0);
+    ck_assert_uint_eq(router_max_body(r, HTTP_M_POST, "/api/users/login/"), 0);
+    ck_assert_uint_eq(router_max_body(r, HTTP_M_POST, "/api/users/%zz"), 0);
+    ck_assert_uint_eq(router_max_body(r, HTTP_M_DELETE, "/api/users/login"), 0);
+    router_free(r);
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -305,6 +333,7 @@ static Suite *router_suite(void)
     tcase_add_test(tc, test_bad_encoding);
     tcase_add_test(tc, test_malformed_templates);
     tcase_add_test(tc, test_table_full);
+    tcase_add_test(tc, test_max_body);
     suite_add_tcase(s, tc);
     return s;
 }

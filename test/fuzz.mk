@@ -6,7 +6,8 @@ fuzz_replay_programs = test/fuzz_replay_http_parser test/fuzz_replay_json test/f
 	test/fuzz_replay_router test/fuzz_replay_settings
 check_PROGRAMS += $(fuzz_replay_programs)
 TESTS += $(fuzz_replay_programs)
-EXTRA_DIST += test/fuzz script/fuzz
+EXTRA_DIST += script/fuzz test/fuzz/http_parser test/fuzz/json test/fuzz/jwt test/fuzz/router \
+	test/fuzz/settings test/fuzz/regressions
 test_fuzz_replay_http_parser_SOURCES = test/fuzz/fuzz_http_parser.c test/fuzz/replay.c test/fuzz/fuzz.h
 test_fuzz_replay_http_parser_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_TARGET_NAME='"http_parser"'
 test_fuzz_replay_http_parser_LDADD = common/libcommon.a $(CONDUIT_LIBS)

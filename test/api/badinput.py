@@ -213,6 +213,28 @@ def test_huge_body_413():
     alive()
 
 
+def test_auth_body_limit():
+    """Login and registration take 8 KiB bodies, not --max-body: a larger one
+    is 413 as soon as the head is in (with Expect: 100-continue, before any
+    body byte), while other routes still take it."""
+    pad = b"x" * 9000
+    for path in ("/api/users/login", "/api/users"):
+        body = b'{"user":{"email":"a@b.c","password":"' + pad + b'"}}'
+        head = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n" % (path, len(body))).encode()
+        status, hdrs, _ = raw_exchange(head, body, send_body=False)
+        A.check(status == 413, "%s with 9 KB: expected 413 before the body, got %d" % (path, status))
+        A.check(hdrs.get("connection") == "close", "%s 413 closes" % path)
+        # just under the limit: the route's own answer, not 413
+        small = {"user": {"email": "nobody@example.com", "password": "p" * 7000}}
+        r = A.post(path, small)
+        A.check(r.status != 413, "%s with 7 KB: got 413" % path)
+    r = A.put("/api/user", {"user": {"bio": "b" * 9000}}, token=me()["token"])
+    A.expect(r, 200, "PUT /api/user with a 9 KB bio (--max-body applies)")
+    A.expect(A.put("/api/user", {"user": {"bio": None}}, token=me()["token"]), 200, "reset")
+    alive()
+
+
 def test_bad_query_parameters():
     for query in ("limit=abc", "limit=-1", "limit=0", "offset=-1", "offset=abc", "limit=1.5",
                   "limit=99999999999999999999", "offset=99999999999999999999", "limit=1%00"):
@@ -327,5 +349,5 @@ def test_clients_that_go_away():
 if __name__ == "__main__":
     apilib.run([test_malformed_json, test_wrong_json_shapes, test_wrong_types,
                 test_invalid_utf8_and_nul, test_deeply_nested, test_huge_body_413,
-                test_bad_query_parameters, test_sql_metacharacters_stored_verbatim,
+                test_auth_body_limit, test_bad_query_parameters, test_sql_metacharacters_stored_verbatim,
                 test_unicode_verbatim, test_clients_that_go_away], SRV, budget=180)

@@ -66,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(token, data, size);
     token[size] = '\0';
-    enum jwt_result r = jwt_verify(FUZZ_JWT_SECRET, sizeof FUZZ_JWT_SECRET - 1, token,
-                                   (time_t)1700000000, &uid);
+    enum jwt_result r =
+        jwt_verify(FUZZ_JWT_SECRET, sizeof FUZZ_JWT_SECRET - 1, token, (time_t)1700000000, &uid);
     if (r != JWT_OK && r != JWT_INVALID && r != JWT_EXPIRED)
         abort();
     int n = jwt_b64url_decode(token, size, raw, sizeof raw);

@@ -107,8 +107,7 @@ int main(int argc, char **argv)
         if (replay_path(dir, &count) < 0)
             rc = 1;
         if (count == 0) {
-            fprintf(stderr, "replay: no inputs under %s/test/fuzz for %s\n", src,
-                    FUZZ_TARGET_NAME);
+            fprintf(stderr, "replay: no inputs under %s/test/fuzz for %s\n", src, FUZZ_TARGET_NAME);
             rc = 1;
         }
     }

@@ -59,6 +59,11 @@ def test_bad_requests_get_their_status():
             (b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n", 413),
             (b"BREW /healthz HTTP/1.1\r\nHost: t\r\n\r\n", 501),
             (b"GET /healthz HTTP/3.0\r\nHost: t\r\n\r\n", 505),
+            # RFC 9112 framing (the full list is in common/http_parse.c)
+            (b"GET /healthz HTTP/1.1\r\n\r\n", 400),
+            (b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-A:\r\n\tContent-Length: 5\r\n\r\nhello", 400),
+            (b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length:\r\n 5\r\n\r\nhello", 400),
         ]
         for data, status in cases:
             expect_status_and_close(srv, data, status)
