@@ -438,6 +438,12 @@ if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ]; then
     mutate "$m" "$neg/ns.yaml" "kind('Service').metadata.namespace = 'default';"
     reject "broken manifest: object outside the namespace" "Service/conduitd in default" \
         node_run k8s-policy.mjs --namespace conduitd-staging "$neg/ns.yaml"
+    mutate "$m" "$neg/pm-label.yaml" "delete kind('PodMonitor').metadata.labels.release;"
+    reject "broken manifest: PodMonitor without the label Prometheus selects" "PodMonitor has no .release. label" node_run k8s-policy.mjs "$neg/pm-label.yaml"
+    mutate "$m" "$neg/pr-label.yaml" "kind('PrometheusRule').metadata.labels.release = 'other';"
+    reject "broken manifest: PrometheusRule selected by another release than the PodMonitor" "PodMonitor release=.* but PrometheusRule release=other" node_run k8s-policy.mjs "$neg/pr-label.yaml"
+    mutate "$m" "$neg/np-scrape.yaml" "kind('NetworkPolicy').spec.ingress[1].from = [{podSelector: {}}];"
+    reject "broken manifest: admin port not limited to Prometheus's namespace" "name Prometheus's namespace" node_run k8s-policy.mjs "$neg/np-scrape.yaml"
     mutate "$m" "$neg/typo.yaml" "$dep c.livenessprobe = c.livenessProbe;"
     reject "broken manifest: misspelt field (unknown to the schema)" "unknown field: spec.template.spec.containers\[0\].livenessprobe" \
         node_run k8s-schema.mjs "$neg/typo.yaml"
