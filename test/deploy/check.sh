@@ -252,6 +252,14 @@ if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ] && kc120=$(kubectl_120); then
             check "kubectl 1.20 renders k8s/overlays/$env: the same objects as $kubectl_bin" \
                 python3 "$here/render-compare.py" "$work/$env.yaml" "$work/$env-120.yaml"
             check "policy: $env as kubectl 1.20 renders it" node_run k8s-policy.mjs --namespace "${namespace[$env]}" "$work/$env-120.yaml"
+            # The deploy's own kustomization on top (image, CONDUIT_RELEASE): the same objects.
+            if KUBECTL="$kc120" k8s/deploy.sh render "$env" "$image" >"$work/$env-deploy-120.yaml" 2>"$work/$env-deploy-120.err"; then
+                check "k8s/deploy.sh render $env IMAGE with kubectl 1.20: the same objects as with $kubectl_bin" \
+                    python3 "$here/render-compare.py" "$work/$env-deploy.yaml" "$work/$env-deploy-120.yaml"
+            else
+                fail "k8s/deploy.sh render $env IMAGE with kubectl 1.20"
+                sed 's/^/    /' "$work/$env-deploy-120.err"
+            fi
         else
             fail "kubectl 1.20 renders k8s/overlays/$env"
             sed 's/^/    /' "$work/$env-120.err"
