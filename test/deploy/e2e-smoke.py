@@ -2,6 +2,7 @@
 """e2e-smoke.py: end-to-end check of a deployed conduitd through its public URL.
 
     python3 test/deploy/e2e-smoke.py BASE_URL        (BASE_URL without /api)
+    python3 test/deploy/e2e-smoke.py --traffic SECONDS [--rate R] BASE_URL
 
 The deploy workflow runs it against staging right after the rollout (.github/workflows/deploy.yml);
 a failure makes the workflow roll the deployment back. It walks one user's story through the real
@@ -12,6 +13,12 @@ article it wrote. Python 3 standard library only; bounded by a timeout per reque
 budget for the first request (a fresh rollout behind a load balancer).
 
 Prints one line per step and "e2e: N passed, M failed"; exits 1 if any step failed.
+
+--traffic: read-only API traffic (GET /api/tags, /api/articles, one article) at R requests per
+second (default 2) for SECONDS, for the rollout guard to judge the new version by: staging has
+no other traffic, and the guard's error and latency triggers need at least 0.5 requests per
+second of the version (docs/rollback.md). It judges nothing itself; it prints "traffic: N
+requests, by status ..." and exits 1 only if no request got an answer at all.
 """
 
 import json
@@ -51,8 +58,52 @@ class Client:
             return status, None
 
 
+def traffic(base, seconds, rate):
+    """Send read-only GETs at `rate` per second for `seconds`; the exit status."""
+    c = Client(base)
+    paths = ["/tags", "/articles?limit=10", "/articles?limit=10&offset=10"]
+    try:
+        status, body = c.call("GET", "/articles?limit=1")
+    except (urllib.error.URLError, OSError):
+        status, body = None, None
+    slug = (((body or {}).get("articles") or [{}])[0] or {}).get("slug") if status == 200 else None
+    if slug:
+        paths.append("/articles/" + slug)
+    by_status = {}
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < seconds:
+        try:
+            status, _ = c.call("GET", paths[n % len(paths)])
+        except (urllib.error.URLError, OSError):
+            status = "error"
+        by_status[status] = by_status.get(status, 0) + 1
+        n += 1
+        time.sleep(max(0.0, start + n / rate - time.monotonic()))
+    answered = sum(v for k, v in by_status.items() if k != "error")
+    print("traffic: %d requests in %ds, by status %s" % (
+        n, time.monotonic() - start, ", ".join("%s: %d" % (k, v) for k, v in sorted(
+            by_status.items(), key=lambda kv: str(kv[0])))), flush=True)
+    return 0 if answered else 1
+
+
 def main(argv):
-    """Run the story against argv[1]; return the exit status."""
+    """Run the story (or --traffic) against the base URL; return the exit status."""
+    if len(argv) >= 3 and argv[1] == "--traffic":
+        args = argv[2:]
+        try:
+            seconds = float(args.pop(0))
+            rate = 2.0
+            if args[:1] == ["--rate"]:
+                rate = float(args[1])
+                args = args[2:]
+        except (IndexError, ValueError):
+            args = []
+        if len(args) == 1 and args[0].startswith(("http://", "https://")) and seconds > 0 \
+                and 0 < rate <= 50:
+            return traffic(args[0], seconds, rate)
+        print("usage: e2e-smoke.py --traffic SECONDS [--rate R (<= 50)] BASE_URL", file=sys.stderr)
+        return 2
     if len(argv) != 2 or not argv[1].startswith(("http://", "https://")):
         print("usage: e2e-smoke.py BASE_URL (http[s]://host[:port], without /api)", file=sys.stderr)
         return 2

