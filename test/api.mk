@@ -29,6 +29,7 @@ api_integration_tests = \
 	test/api/cache.py \
 	test/api/listcost.py \
 	test/api/counts.py \
+	test/api/online_migrate.py \
 	test/api/tokens.py \
 	test/api/badinput.py \
 	test/api/cors.py \
