@@ -216,13 +216,16 @@ static const char sql_tags[] =
     "GROUP BY ref HAVING sum(n) > 0) c ON c.ref = t.id";
 
 /* A list statement's format around a count expression and a page query
- * (%s, %s) that yields the page's article ids. */
+ * (%s, %s) that yields the page's article ids. The author is a primary-key
+ * probe per row (LATERAL ... OFFSET 0): the generic plan guesses 10% of
+ * the table for LIMIT $2 and would otherwise hash the whole users table. */
 // clang-format off
 #define LIST_SQL(FAVORITED, FOLLOWING)                                                             \
     "SELECT " ARTICLE_COLS("NULL::text", FAVORITED, FOLLOWING) ", t.total "                        \
     "FROM (SELECT %s AS total) t "                                                                 \
     "LEFT JOIN LATERAL (SELECT a.* FROM (%s) p JOIN articles a ON a.id = p.id) a ON true "         \
-    "LEFT JOIN users u ON u.id = a.author_id "                                                     \
+    "LEFT JOIN LATERAL (SELECT username, bio, image FROM users WHERE users.id = a.author_id "      \
+    "OFFSET 0) u ON true "                                                                         \
     "ORDER BY a.created_at DESC, a.id DESC"
 // clang-format on
 
