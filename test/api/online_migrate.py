@@ -9,7 +9,7 @@ which 0004 must write; nobody else writes it before 0004), replaced an INVALID i
 the result is right: counts equal count(*), no NULL left in the backfilled
 columns, every index valid.
 
-0003 and 0005 (catalog-only DDL) are applied before conduitd starts: this
+0003, 0005 and 0020 (catalog-only DDL) are applied before conduitd starts: this
 tree's statements need their objects to prepare (the previous release would
 serve during them in a real rollout; their lock waits are bounded by the
 same lock_timeout and retry that the article_counts blocker exercises here).
@@ -39,7 +39,7 @@ _u = urllib.parse.urlsplit(BASE_URL)
 DB_URL = urllib.parse.urlunsplit((_u.scheme, _u.netloc, "/" + DB, _u.query, _u.fragment))
 SRV = apilib.server(database_url=DB_URL, env={"CONDUIT_CACHE_TTL": "0"}, workers=2)
 A = apilib.Api(SRV)
-EARLY = ("0001_", "0002_", "0003_", "0005_")
+EARLY = ("0001_", "0002_", "0003_", "0005_", "0020_")
 
 # Triggers off while seeding, so the backfills have real work to do (the
 # rows look like rows written before 0003 and 0005 existed).
