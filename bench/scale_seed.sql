@@ -22,10 +22,11 @@
 --             user2 favorites every 100th article (N/100): about 3N in all.
 --   follows   F per user, to F distinct others: 5N in all.
 --   comments  C per article (2N), authors spread over the users.
--- Kept columns of migration 0002 (favorites_count, tag_list) are written
--- with the rows. Every other kept count of later migrations is rebuilt at
--- the end by the schema's own refresh function, conduit_refresh_counts(),
--- when the schema has one.
+-- Kept columns of migration 0002 (favorites_count, tag_list) and, when the
+-- schema has them (0005), the article's created_at in article_tags and
+-- favorites are written with the rows. Kept counts are rebuilt at the end:
+-- by the schema's own conduit_refresh_counts() if it has one, else, when
+-- migration 0003's article_counts exists, by the recount of migration 0004.
 --
 -- For speed every constraint and index of the seeded tables (and foreign
 -- keys pointing at them) is dropped first and rebuilt after the load, from
@@ -120,14 +121,35 @@ FROM seed_article s
 LEFT JOIN seed_fav_count fc ON fc.article_id = s.id,
 LATERAL (SELECT timestamptz '2023-06-01 00:00:00+00' + s.id * interval '30 seconds' AS t) ts;
 
+-- Since issue 9 (migration 0005) the join tables carry the article's
+-- created_at, for page-order indexes: written here when the column exists.
+SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'
+               AND table_name = 'article_tags' AND column_name = 'created_at') AS tags_ordered,
+       EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public'
+               AND table_name = 'favorites' AND column_name = 'article_created_at') AS favs_ordered
+\gset
+\if :tags_ordered
+INSERT INTO article_tags (article_id, tag_id, created_at)
+SELECT s.id, x + 1, timestamptz '2023-06-01 00:00:00+00' + s.id * interval '30 seconds'
+FROM seed_article s,
+     unnest(ARRAY[s.t0, (s.t0 + 1 + s.r1) % :tags, (s.t0 + :tags / 2 + s.r2) % :tags]) x;
+\else
 INSERT INTO article_tags (article_id, tag_id)
 SELECT s.id, x + 1
 FROM seed_article s,
      unnest(ARRAY[s.t0, (s.t0 + 1 + s.r1) % :tags, (s.t0 + :tags / 2 + s.r2) % :tags]) x;
+\endif
 
 \echo seed: favorites, follows, comments
+\if :favs_ordered
+INSERT INTO favorites (user_id, article_id, created_at, article_created_at)
+SELECT user_id, article_id, timestamptz '2024-01-01 00:00:00+00',
+       timestamptz '2023-06-01 00:00:00+00' + article_id * interval '30 seconds'
+FROM seed_fav;
+\else
 INSERT INTO favorites (user_id, article_id, created_at)
 SELECT user_id, article_id, timestamptz '2024-01-01 00:00:00+00' FROM seed_fav;
+\endif
 
 INSERT INTO follows (follower_id, followee_id, created_at)
 SELECT u, (u - 1 + k * greatest(1, (:users - 1) / :follows_per_user)) % :users + 1,
@@ -161,10 +183,21 @@ WHERE c.table_schema = 'public' AND c.is_identity = 'YES'
 
 SET session_replication_role = origin;
 
--- Kept counts of later migrations: the schema's own rebuild, if it has one.
-SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'conduit_refresh_counts') AS has_refresh \gset
+-- Kept counts of later migrations: the schema's own rebuild when it has one
+-- (conduit_refresh_counts()); else, with migration 0003's article_counts,
+-- the recount migration 0004 makes (no deltas exist: triggers were off).
+SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'conduit_refresh_counts') AS has_refresh,
+       to_regclass('public.article_counts') IS NOT NULL AS has_counts \gset
 \if :has_refresh
 \echo seed: conduit_refresh_counts()
 SELECT conduit_refresh_counts();
+\elif :has_counts
+\echo seed: article_counts as migration 0004 counts them
+TRUNCATE article_counts, article_count_deltas;
+INSERT INTO article_counts (kind, ref, n)
+SELECT 0, 0, count(*) FROM articles
+UNION ALL SELECT 2, author_id, count(*) FROM articles GROUP BY author_id
+UNION ALL SELECT 1, tag_id, count(*) FROM article_tags GROUP BY tag_id
+UNION ALL SELECT 3, user_id, count(*) FROM favorites GROUP BY user_id;
 \endif
 \echo seed: done
