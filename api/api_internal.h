@@ -40,6 +40,10 @@
 #define API_LIST_LIMIT_DEFAULT 20
 #define API_LIST_LIMIT_MAX     100
 #define API_LIST_OFFSET_MAX    1000000000
+/* Comments in one GET .../comments answer: the newest this many, oldest
+ * first (about 190 KB at the benchmark's comment size; an article with
+ * 50,000 comments would otherwise answer 18.8 MB). */
+#define API_COMMENTS_MAX 500
 /* Queries waiting for a database connection before new ones get 503. */
 #define API_DB_QUEUE_MAX 1024
 /* Queries in flight per connection. Measured here (2 cores, 32 clients,

@@ -9,9 +9,18 @@
  * the tag array in PostgreSQL's text form (converted in C), favoritesCount
  * from a counter column, and the viewer's "favorited" and "following" as
  * EXISTS tests (constant false in the anonymous single-article statement).
- * Lists are one statement: a count of all matching rows joined with the
+ * Lists are one statement: the filter's kept count (articlesCount, never a
+ * count(*) per request: migrations/0003_article_counts.sql) joined with the
  * requested page, so a page of any size costs one round trip; a page past
  * the end still returns one row carrying the count (article columns NULL).
+ * Each page is read in page order from an index whose rows carry the sort
+ * key (created_at DESC, id DESC): articles for all and ?author=,
+ * article_tags for ?tag=, favorites for ?favorited=, a merge over the
+ * followed authors' newest for the feed; the page's ids come from an
+ * index-only walk, so an offset skips index entries, not rows. Filter
+ * combinations (two or three of tag, author, favorited) are rare and keep
+ * count(*) over their set, which is bounded by its smallest filter's. See
+ * docs/architecture.md, "Lists at a million articles", for the plans.
  * The eight filter combinations of GET /api/articles each get their own
  * statement, so every plan can use the right index, and each comes twice:
  * for a viewer and for anonymous readers (favorited/following constant
@@ -116,10 +125,11 @@ static const char sql_article_owner[] = "SELECT id, author_id FROM articles WHER
  * writers lock tag rows in the same order. */
 static const char sql_article_insert[] =
     "WITH ins AS (INSERT INTO articles (slug, title, description, body, author_id, tag_list) "
-    "VALUES ($1, $2, $3, $4, $5, " TAG_ARRAY ") RETURNING id), "
+    "VALUES ($1, $2, $3, $4, $5, " TAG_ARRAY ") RETURNING id, created_at), "
     "tg AS (INSERT INTO tags (name) SELECT json_array_elements_text($6::json) "
     "ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id), "
-    "lnk AS (INSERT INTO article_tags (article_id, tag_id) SELECT ins.id, tg.id FROM ins, tg) "
+    "lnk AS (INSERT INTO article_tags (article_id, tag_id, created_at) "
+    "SELECT ins.id, tg.id, ins.created_at FROM ins, tg) "
     "SELECT id FROM ins";
 
 /* The insert's parameters, with the article id as $5; NULL keeps a field.
@@ -129,12 +139,13 @@ static const char sql_article_update[] =
     "WITH upd AS (UPDATE articles SET slug = COALESCE($1, slug), title = COALESCE($2, title), "
     "description = COALESCE($3, description), body = COALESCE($4, body), "
     "tag_list = CASE WHEN $6::text IS NULL THEN tag_list ELSE " TAG_ARRAY " END, "
-    "updated_at = now() WHERE id = $5 RETURNING id, slug), "
+    "updated_at = now() WHERE id = $5 RETURNING id, slug, created_at), "
     "tg AS (INSERT INTO tags (name) SELECT json_array_elements_text($6::json) FROM upd "
     "ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id), "
     "del AS (DELETE FROM article_tags WHERE $6::text IS NOT NULL "
     "AND article_id IN (SELECT id FROM upd) AND tag_id NOT IN (SELECT id FROM tg)), "
-    "lnk AS (INSERT INTO article_tags (article_id, tag_id) SELECT upd.id, tg.id FROM upd, tg "
+    "lnk AS (INSERT INTO article_tags (article_id, tag_id, created_at) "
+    "SELECT upd.id, tg.id, upd.created_at FROM upd, tg "
     "ON CONFLICT DO NOTHING) "
     "SELECT slug FROM upd";
 
@@ -147,10 +158,12 @@ static const char sql_article_delete[] =
 
 /* The article row is locked first (the lock the counter trigger's UPDATE
  * needs anyway): a concurrent article delete locks the article and then
- * cascades to favorites, so taking the favorite row first would deadlock. */
+ * cascades to favorites, so taking the favorite row first would deadlock.
+ * The favorite carries the article's created_at (the ?favorited= order). */
 static const char sql_favorite[] =
-    "WITH a AS (SELECT id FROM articles WHERE slug = $1 FOR NO KEY UPDATE), "
-    "ins AS (INSERT INTO favorites (user_id, article_id) SELECT $2, id FROM a "
+    "WITH a AS (SELECT id, created_at FROM articles WHERE slug = $1 FOR NO KEY UPDATE), "
+    "ins AS (INSERT INTO favorites (user_id, article_id, article_created_at) "
+    "SELECT $2, id, created_at FROM a "
     "ON CONFLICT DO NOTHING) "
     "SELECT id FROM a";
 
@@ -159,14 +172,21 @@ static const char sql_unfavorite[] =
     "del AS (DELETE FROM favorites f USING a WHERE f.user_id = $2 AND f.article_id = a.id) "
     "SELECT id FROM a";
 
-/* No row: no such article; one row with a NULL comment id: no comments. */
+#define STR_(x) #x
+#define STR(x)  STR_(x)
+
+/* No row: no such article; one row with a NULL comment id: no comments.
+ * The newest API_COMMENTS_MAX comments, oldest first (the bound on one
+ * answer: docs/architecture.md). */
 static const char sql_comments_list[] =
     "SELECT a.id, c.id, c.created_at, c.updated_at, c.body, "
     "u.username, u.bio, u.image, "
     "EXISTS (SELECT 1 FROM follows fo WHERE fo.follower_id = $2 AND fo.followee_id "
     "= c.author_id) "
-    "FROM articles a LEFT JOIN comments c ON c.article_id = a.id "
-    "LEFT JOIN users u ON u.id = c.author_id WHERE a.slug = $1 ORDER BY c.id";
+    "FROM articles a LEFT JOIN LATERAL (SELECT * FROM comments c WHERE c.article_id = a.id "
+    "ORDER BY c.id DESC LIMIT " STR(
+        API_COMMENTS_MAX) ") c ON true "
+                          "LEFT JOIN users u ON u.id = c.author_id WHERE a.slug = $1 ORDER BY c.id";
 
 static const char sql_comment_insert[] =
     "WITH a AS (SELECT id FROM articles WHERE slug = $1), "
@@ -186,41 +206,85 @@ static const char sql_comment_delete[] =
     "RETURNING id) "
     "SELECT (SELECT id FROM a), (SELECT author_id FROM c), (SELECT count(*) FROM d)";
 
-/* Tags in use by at least one article, in byte order, as one JSON array. */
+/* Tags in use by at least one article, in byte order, as one JSON array:
+ * the tags whose kept count (kind 1) is above zero, read from the counts,
+ * never from article_tags. */
 static const char sql_tags[] =
     "SELECT COALESCE(json_agg(t.name ORDER BY t.name COLLATE \"C\"), '[]') FROM tags t "
-    "WHERE EXISTS (SELECT 1 FROM article_tags at WHERE at.tag_id = t.id)";
+    "JOIN (SELECT ref FROM (SELECT ref, n FROM article_counts WHERE kind = 1 "
+    "UNION ALL SELECT ref, n FROM article_count_deltas WHERE kind = 1) c "
+    "GROUP BY ref HAVING sum(n) > 0) c ON c.ref = t.id";
 
-/* A list statement's format around a WHERE clause (%s, twice). */
+/* A list statement's format around a count expression and a page query
+ * (%s, %s) that yields the page's article ids. */
 // clang-format off
 #define LIST_SQL(FAVORITED, FOLLOWING)                                                             \
     "SELECT " ARTICLE_COLS("NULL::text", FAVORITED, FOLLOWING) ", t.total "                        \
-    "FROM (SELECT count(*) AS total FROM articles a WHERE %s) t "                                  \
-    "LEFT JOIN LATERAL (SELECT * FROM articles a WHERE %s "                                        \
-    "ORDER BY a.created_at DESC, a.id DESC LIMIT $2 OFFSET $3) a ON true "                         \
+    "FROM (SELECT %s AS total) t "                                                                 \
+    "LEFT JOIN LATERAL (SELECT a.* FROM (%s) p JOIN articles a ON a.id = p.id) a ON true "         \
     "LEFT JOIN users u ON u.id = a.author_id "                                                     \
     "ORDER BY a.created_at DESC, a.id DESC"
 // clang-format on
 
-/* The list statement around a WHERE clause, for a viewer or anonymous
- * readers; parameters: $1 viewer, $2 limit, $3 offset, $4 tag, $5 author,
- * $6 favorited (unused ones are ignored). Caller frees; NULL out of memory. */
-static char *api_sql_list(const char *where, bool anon)
+#define LIST_PAGE         " LIMIT $2 OFFSET $3"
+#define LIST_TAG_ID       "(SELECT id FROM tags WHERE name = $4)"
+#define LIST_AUTHOR_ID    "(SELECT id FROM users WHERE username = $5)"
+#define LIST_FAVORITER_ID "(SELECT id FROM users WHERE username = $6)"
+
+/* Count and page of the filters with a kept count, by filter mask; the
+ * combinations are built by api_sql_where. */
+static const struct {
+    const char *count;
+    const char *page;
+} list_kept[8] = {
+    [0] = {"article_count(0::smallint, 0)",
+           "SELECT id FROM articles ORDER BY created_at DESC, id DESC" LIST_PAGE},
+    [API_FILTER_TAG] = {"article_count(1::smallint, " LIST_TAG_ID ")",
+                        "SELECT article_id AS id FROM article_tags WHERE tag_id = " LIST_TAG_ID
+                        " ORDER BY created_at DESC, article_id DESC" LIST_PAGE},
+    [API_FILTER_AUTHOR] = {"article_count(2::smallint, " LIST_AUTHOR_ID ")",
+                           "SELECT id FROM articles WHERE author_id = " LIST_AUTHOR_ID
+                           " ORDER BY created_at DESC, id DESC" LIST_PAGE},
+    [API_FILTER_FAVORITED] =
+        {"article_count(3::smallint, " LIST_FAVORITER_ID ")",
+         "SELECT article_id AS id FROM favorites WHERE user_id = " LIST_FAVORITER_ID
+         " ORDER BY article_created_at DESC, article_id DESC" LIST_PAGE},
+};
+
+/* The feed: its count is the sum of the followed authors' kept counts; its
+ * page a merge of each followed author's newest limit+offset ids (an
+ * index-only walk of articles_author_created_idx per author). */
+static const char list_feed_count[] =
+    "COALESCE((SELECT sum(c.n) FROM follows f JOIN article_counts c ON c.kind = 2 "
+    "AND c.ref = f.followee_id WHERE f.follower_id = $1), 0) + "
+    "COALESCE((SELECT sum(d.n) FROM follows f JOIN article_count_deltas d ON d.kind = 2 "
+    "AND d.ref = f.followee_id WHERE f.follower_id = $1), 0)";
+static const char list_feed_page[] =
+    "SELECT p.id FROM follows f CROSS JOIN LATERAL (SELECT a.id, a.created_at FROM articles a "
+    "WHERE a.author_id = f.followee_id ORDER BY a.created_at DESC, a.id DESC "
+    "LIMIT $2 + $3) p WHERE f.follower_id = $1 "
+    "ORDER BY p.created_at DESC, p.id DESC" LIST_PAGE;
+
+/* The list statement around a count expression and a page query, for a
+ * viewer or anonymous readers; parameters: $1 viewer, $2 limit, $3 offset,
+ * $4 tag, $5 author, $6 favorited (unused ones are ignored). Caller frees;
+ * NULL out of memory. */
+static char *api_sql_list(const char *count, const char *page, bool anon)
 {
     /* The viewer's format is the longer one: room for either. */
-    size_t len = sizeof(LIST_SQL(FAVORITED("1"), FOLLOWING("1"))) + 2 * strlen(where);
+    size_t len = sizeof(LIST_SQL(FAVORITED("1"), FOLLOWING("1"))) + strlen(count) + strlen(page);
     char *sql = malloc(len);
 
     if (sql == NULL)
         return NULL;
     if (anon)
-        (void)snprintf(sql, len, LIST_SQL("false", "false"), where, where);
+        (void)snprintf(sql, len, LIST_SQL("false", "false"), count, page);
     else
-        (void)snprintf(sql, len, LIST_SQL(FAVORITED("1"), FOLLOWING("1")), where, where);
+        (void)snprintf(sql, len, LIST_SQL(FAVORITED("1"), FOLLOWING("1")), count, page);
     return sql;
 }
 
-/* WHERE clause for a filter mask. */
+/* WHERE clause for a combination of filters (two or more bits of mask). */
 static void api_sql_where(int mask, char *out, size_t outlen)
 {
     size_t n = 0;
@@ -230,14 +294,29 @@ static void api_sql_where(int mask, char *out, size_t outlen)
     if (mask & API_FILTER_TAG)
         n += (size_t)snprintf(out + n, outlen - n,
                               " AND a.id IN (SELECT at.article_id FROM article_tags at "
-                              "JOIN tags tg ON tg.id = at.tag_id WHERE tg.name = $4)");
+                              "WHERE at.tag_id = " LIST_TAG_ID ")");
     if (mask & API_FILTER_AUTHOR)
-        n += (size_t)snprintf(out + n, outlen - n,
-                              " AND a.author_id = (SELECT id FROM users WHERE username = $5)");
+        n += (size_t)snprintf(out + n, outlen - n, " AND a.author_id = " LIST_AUTHOR_ID);
     if (mask & API_FILTER_FAVORITED)
         (void)snprintf(out + n, outlen - n,
                        " AND a.id IN (SELECT fv.article_id FROM favorites fv "
-                       "JOIN users fu ON fu.id = fv.user_id WHERE fu.username = $6)");
+                       "WHERE fv.user_id = " LIST_FAVORITER_ID ")");
+}
+
+/* The list statement of filter mask (0-7) for a viewer or anonymous. */
+static char *api_sql_list_mask(int mask, bool anon)
+{
+    char where[1024], count[1200], page[1200];
+
+    if (list_kept[mask].count != NULL)
+        return api_sql_list(list_kept[mask].count, list_kept[mask].page, anon);
+    api_sql_where(mask, where, sizeof(where));
+    (void)snprintf(count, sizeof(count), "(SELECT count(*) FROM articles a WHERE %s)", where);
+    (void)snprintf(page, sizeof(page),
+                   "SELECT a.id FROM articles a WHERE %s "
+                   "ORDER BY a.created_at DESC, a.id DESC" LIST_PAGE,
+                   where);
+    return api_sql_list(count, page, anon);
 }
 
 int api_sql_build(struct db_stmt *st)
@@ -286,7 +365,6 @@ int api_sql_build(struct db_stmt *st)
         {Q_TAGS, "tags", sql_tags, 0, {0}},
     };
     static const Oid list_types[6] = {OID_INT8, OID_INT8, OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT};
-    char where[1024];
 
     memset(st, 0, sizeof(*st) * Q__COUNT);
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
@@ -297,15 +375,13 @@ int api_sql_build(struct db_stmt *st)
         memcpy(s->types, fixed[i].t, sizeof(s->types));
     }
     st[Q_FEED].name = "feed";
-    st[Q_FEED].sql = api_sql_list(
-        "a.author_id IN (SELECT followee_id FROM follows WHERE follower_id = $1)", false);
+    st[Q_FEED].sql = api_sql_list(list_feed_count, list_feed_page, false);
     st[Q_FEED].nparams = 6;
     memcpy(st[Q_FEED].types, list_types, sizeof(list_types));
     for (int i = 0; i < 16; i++) {
         struct db_stmt *s = &st[Q_LIST_BASE + i];
-        api_sql_where(i % 8, where, sizeof(where));
         s->name = names[i];
-        s->sql = api_sql_list(where, i >= 8);
+        s->sql = api_sql_list_mask(i % 8, i >= 8);
         s->nparams = 6;
         memcpy(s->types, list_types, sizeof(list_types));
     }

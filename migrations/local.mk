@@ -1,3 +1,6 @@
 # migrations/local.mk: files of migrations/, included by the top Makefile.am.
 # Installed to $(pkgdatadir)/migrations, where `conduitd migrate` looks by default.
-dist_migrations_DATA += migrations/0001_init.sql migrations/0002_article_counters.sql
+dist_migrations_DATA += migrations/0001_init.sql migrations/0002_article_counters.sql \
+	migrations/0003_article_counts.sql migrations/0004_article_counts_backfill.sql \
+	migrations/0005_list_order_columns.sql migrations/0006_list_order_backfill.sql \
+	migrations/0007_list_indexes.sql migrations/0008_list_autovacuum.sql

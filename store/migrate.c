@@ -9,28 +9,60 @@
  * recorded are skipped; a recorded file whose text changed is reported but
  * not re-run.
  *
+ * Online safety (docs/deploy.md, "Migrations: expand/contract"): every file
+ * runs under lock_timeout (MIGRATE_LOCK_TIMEOUT, or the file's
+ * "-- conduitd:lock-timeout=V"), so a DDL lock that cannot be had at once
+ * never queues the application's queries behind it for longer than that;
+ * a lock timeout, deadlock or serialization failure rolls back and retries
+ * with backoff, MIGRATE_ATTEMPTS times at most. A file marked
+ * "-- conduitd:no-transaction" runs statement by statement in autocommit
+ * (CREATE INDEX CONCURRENTLY, DO blocks that COMMIT per batch); a failed
+ * statement is retried alone, and before each try of CREATE INDEX
+ * CONCURRENTLY an INVALID index of that name (a failed build's remains) is
+ * dropped. Its schema_migrations row is written after the last statement,
+ * so such a file must be idempotent: a run that stopped midway runs it again.
+ *
  * This is the one place that uses blocking libpq: it runs as a one-shot
  * command, never inside a worker. Relies on libpq, OpenSSL (SHA-256), log.h.
  */
 #include "config.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
 #include "log.h"
 #include "migrate.h"
+#include "migrate_file.h"
 
 /* Key of the advisory lock ("conduit" in ASCII); any constant would do. */
 #define MIGRATE_LOCK_KEY "28548172589935988"
 #define MIGRATE_MAX_FILE (16 * 1024 * 1024)
 #define MIGRATE_NAME_MAX 128
+/* lock_timeout of files that set none: well under the 1 s the API may
+ * wait for a lock before a request counts as blocked. */
+#define MIGRATE_LOCK_TIMEOUT "500ms"
+/* Tries of a file (or of one statement of a no-transaction file). */
+#define MIGRATE_ATTEMPTS 10
+/* Backoff between tries: first wait, cap (ms); each wait doubles, plus up
+ * to a half of jitter so two migrators do not retry in step. */
+#define MIGRATE_BACKOFF_MS     100
+#define MIGRATE_BACKOFF_MAX_MS 5000
+
+/* How a statement ended. */
+enum migrate_result {
+    MIGRATE_OK,
+    MIGRATE_RETRY, /* lock timeout, deadlock, serialization failure: try again */
+    MIGRATE_FAIL   /* anything else */
+};
 
 /* True if name looks like NNNN_something.sql (digits, underscore, .sql). */
 static int migrate_is_migration_name(const char *name)
@@ -142,20 +174,201 @@ static int migrate_sha256_hex(const char *data, size_t len, char out[65])
     return 0;
 }
 
-/* Run a command that returns no rows; 0, or -1 with the error logged. */
-static int migrate_exec(PGconn *pg, const char *sql, const char *step)
+/* Run sql (no result rows wanted); failures are logged with step. */
+static enum migrate_result migrate_exec_result(PGconn *pg, const char *sql, const char *step)
 {
     PGresult *res = PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(res);
-    int rc = 0;
+    enum migrate_result rc = MIGRATE_OK;
 
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         char msg[512];
+        bool retry = state != NULL && (strcmp(state, "55P03") == 0 || /* lock_not_available */
+                                       strcmp(state, "40P01") == 0 || /* deadlock_detected */
+                                       strcmp(state, "40001") == 0);  /* serialization_failure */
         log_json_escape(msg, sizeof(msg), PQresultErrorMessage(res));
-        log_error("migrate: statement failed", "\"step\":\"%s\",\"error\":\"%s\"", step, msg);
-        rc = -1;
+        if (retry)
+            log_warn("migrate: statement must wait, will retry", "\"step\":\"%s\",\"error\":\"%s\"",
+                     step, msg);
+        else
+            log_error("migrate: statement failed", "\"step\":\"%s\",\"error\":\"%s\"", step, msg);
+        rc = retry ? MIGRATE_RETRY : MIGRATE_FAIL;
     }
     PQclear(res);
+    return rc;
+}
+
+/* Run a command that returns no rows; 0, or -1 with the error logged. */
+static int migrate_exec(PGconn *pg, const char *sql, const char *step)
+{
+    return migrate_exec_result(pg, sql, step) == MIGRATE_OK ? 0 : -1;
+}
+
+/* Sleep before try number attempt (1-based) of a retried step. */
+static void migrate_backoff(int attempt)
+{
+    long ms = MIGRATE_BACKOFF_MS;
+    struct timespec ts;
+
+    for (int i = 1; i < attempt && ms < MIGRATE_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    if (ms > MIGRATE_BACKOFF_MAX_MS)
+        ms = MIGRATE_BACKOFF_MAX_MS;
+    ms += random() % (ms / 2 + 1);
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Record version as applied (in the open transaction, if any). 0 or -1. */
+static int migrate_record(PGconn *pg, const char *version, const char *sum)
+{
+    const char *vals[2] = {version, sum};
+    PGresult *res =
+        PQexecParams(pg, "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", 2,
+                     NULL, vals, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+    if (!ok) {
+        char msg[512];
+        log_json_escape(msg, sizeof(msg), PQresultErrorMessage(res));
+        log_error("migrate: recording failed", "\"version\":\"%s\",\"error\":\"%s\"", version, msg);
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* One try of a file in a transaction with its schema_migrations row. */
+static enum migrate_result migrate_apply_once(PGconn *pg, const char *version, const char *sql,
+                                              const char *sum)
+{
+    enum migrate_result rc;
+
+    if (migrate_exec(pg, "BEGIN", "begin") != 0)
+        return MIGRATE_FAIL;
+    rc = migrate_exec_result(pg, sql, version);
+    if (rc == MIGRATE_OK && migrate_record(pg, version, sum) != 0)
+        rc = MIGRATE_FAIL;
+    if (rc == MIGRATE_OK)
+        rc = migrate_exec_result(pg, "COMMIT", "commit");
+    if (rc != MIGRATE_OK)
+        (void)migrate_exec(pg, "ROLLBACK", "rollback");
+    return rc;
+}
+
+/* Drop the index name if it exists and is INVALID (a failed CONCURRENTLY
+ * build leaves one behind, and IF NOT EXISTS would then keep it). */
+static enum migrate_result migrate_drop_invalid_index(PGconn *pg, const char *name)
+{
+    const char *vals[1] = {name};
+    PGresult *res = PQexecParams(pg,
+                                 "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', "
+                                 "n.nspname, c.relname) FROM pg_index i "
+                                 "JOIN pg_class c ON c.oid = i.indexrelid "
+                                 "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                 "WHERE c.relname = $1 AND n.nspname = current_schema() "
+                                 "AND NOT i.indisvalid",
+                                 1, NULL, vals, NULL, NULL, 0);
+    enum migrate_result rc = MIGRATE_OK;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        char msg[512];
+        log_json_escape(msg, sizeof(msg), PQresultErrorMessage(res));
+        log_error("migrate: index lookup failed", "\"error\":\"%s\"", msg);
+        rc = MIGRATE_FAIL;
+    } else if (PQntuples(res) == 1) {
+        log_warn("migrate: dropping an invalid index left by a failed build", "\"index\":\"%s\"",
+                 name);
+        rc = migrate_exec_result(pg, PQgetvalue(res, 0, 0), "drop invalid index");
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* One try of one statement of a no-transaction file. */
+static enum migrate_result migrate_statement_once(PGconn *pg, const char *version, const char *stmt)
+{
+    char index[MIGRATE_NAME_MAX];
+    enum migrate_result rc;
+    bool cic = migrate_file_concurrent_index(stmt, strlen(stmt), index, sizeof(index));
+
+    if (cic && (rc = migrate_drop_invalid_index(pg, index)) != MIGRATE_OK)
+        return rc;
+    rc = migrate_exec_result(pg, stmt, version);
+    if (rc != MIGRATE_OK && cic && migrate_drop_invalid_index(pg, index) == MIGRATE_FAIL)
+        return MIGRATE_FAIL;
+    return rc;
+}
+
+/* Run a no-transaction file: each statement alone (retried alone), then
+ * its schema_migrations row. 0 or -1. */
+static int migrate_apply_statements(PGconn *pg, const char *version, const char *sql,
+                                    const char *sum)
+{
+    size_t pos = 0, start, len;
+
+    while (migrate_file_next(sql, &pos, &start, &len)) {
+        char *stmt = strndup(sql + start, len);
+        enum migrate_result rc = MIGRATE_FAIL;
+
+        if (stmt == NULL) {
+            log_error("migrate: out of memory", "\"version\":\"%s\"", version);
+            return -1;
+        }
+        for (int attempt = 1; attempt <= MIGRATE_ATTEMPTS; attempt++) {
+            if (attempt > 1)
+                migrate_backoff(attempt - 1);
+            rc = migrate_statement_once(pg, version, stmt);
+            if (rc != MIGRATE_RETRY)
+                break;
+        }
+        free(stmt);
+        if (rc != MIGRATE_OK) {
+            log_error("migrate: giving up on a statement", "\"version\":\"%s\",\"offset\":%zu",
+                      version, start);
+            return -1;
+        }
+    }
+    return migrate_record(pg, version, sum);
+}
+
+/* Apply one file under its options (lock_timeout, transaction or not),
+ * retrying what a lock wait or deadlock stopped. 0 or -1. */
+static int migrate_apply(PGconn *pg, const char *version, const char *sql, const char *sum)
+{
+    struct migrate_options opt;
+    const char *err = NULL;
+    char set[64];
+    int rc = -1;
+
+    if (migrate_file_options(sql, &opt, &err) != 0) {
+        log_error("migrate: bad options", "\"version\":\"%s\",\"error\":\"%s\"", version, err);
+        return -1;
+    }
+    snprintf(set, sizeof(set), "SET lock_timeout = '%s'",
+             opt.lock_timeout[0] != '\0' ? opt.lock_timeout : MIGRATE_LOCK_TIMEOUT);
+    if (migrate_exec(pg, set, "lock_timeout") != 0)
+        return -1;
+    if (opt.no_transaction) {
+        rc = migrate_apply_statements(pg, version, sql, sum);
+    } else {
+        for (int attempt = 1; attempt <= MIGRATE_ATTEMPTS; attempt++) {
+            enum migrate_result r;
+            if (attempt > 1)
+                migrate_backoff(attempt - 1);
+            r = migrate_apply_once(pg, version, sql, sum);
+            if (r != MIGRATE_RETRY) {
+                rc = r == MIGRATE_OK ? 0 : -1;
+                break;
+            }
+        }
+        if (rc != 0)
+            log_error("migrate: giving up on a migration", "\"version\":\"%s\"", version);
+    }
+    if (migrate_exec(pg, "RESET lock_timeout", "lock_timeout") != 0)
+        rc = -1;
     return rc;
 }
 
@@ -180,34 +393,6 @@ static int migrate_lookup(PGconn *pg, const char *version, char **checksum)
     }
     PQclear(res);
     return rc;
-}
-
-/* Apply one file in a transaction with its schema_migrations row. 0 or -1. */
-static int migrate_apply(PGconn *pg, const char *version, const char *sql, const char *sum)
-{
-    const char *vals[2] = {version, sum};
-    PGresult *res;
-    int ok;
-
-    if (migrate_exec(pg, "BEGIN", "begin") != 0)
-        return -1;
-    if (migrate_exec(pg, sql, version) != 0)
-        goto rollback;
-    res = PQexecParams(pg, "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)", 2,
-                       NULL, vals, NULL, NULL, 0);
-    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok) {
-        char msg[512];
-        log_json_escape(msg, sizeof(msg), PQresultErrorMessage(res));
-        log_error("migrate: recording failed", "\"version\":\"%s\",\"error\":\"%s\"", version, msg);
-    }
-    PQclear(res);
-    if (!ok)
-        goto rollback;
-    return migrate_exec(pg, "COMMIT", "commit");
-rollback:
-    (void)migrate_exec(pg, "ROLLBACK", "rollback");
-    return -1;
 }
 
 /* Apply every file of dir not yet recorded; counts applied ones. 0 or -1. */

@@ -28,6 +28,7 @@ api_integration_tests = \
 	test/api/comments.py \
 	test/api/cache.py \
 	test/api/listcost.py \
+	test/api/counts.py \
 	test/api/tokens.py \
 	test/api/badinput.py \
 	test/api/cors.py \
