@@ -209,7 +209,8 @@ struct api *api_start(const struct api_host *host, char *errbuf, size_t errlen)
         log_warn("api: DATABASE_URL is not set; API requests get 503", "");
     }
     if (s->redis_url[0] != '\0') {
-        api->cache = cache_new(api->base, s->redis_url, s->cache_ttl_s, api->slot, errbuf, errlen);
+        api->cache = cache_new(api->base, s->redis_url, s->cache_ttl_s, api->slot,
+                               host->cache_trust, errbuf, errlen);
         if (api->cache == NULL)
             goto fail;
     } else if (api->slot != NULL) {

@@ -23,7 +23,8 @@ struct api;
 struct api_host {
     struct event_base *base;
     const struct settings *settings;
-    struct sb_slot *slot; /* the worker's scoreboard slot, or NULL */
+    struct sb_slot *slot;               /* the worker's scoreboard slot, or NULL */
+    struct sb_cache_trust *cache_trust; /* shared by all workers, or NULL (cache.h) */
     const struct router *router;
 };
 

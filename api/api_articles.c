@@ -1,12 +1,20 @@
 /*
  * api_articles.c: the article routes.
  *
- *   GET    /api/articles        [token] -> one list statement (filters, page, count)
+ *   GET    /api/articles        [token] -> cache (anonymous first pages) or one list
+ *                                          statement (filters, page, count)
  *   GET    /api/articles/feed   token   -> one feed statement
  *   GET    /api/articles/:slug  [token] -> cache (anonymous) or one statement
  *   POST   /api/articles        token   -> validate -> insert (+tags) -> invalidate -> 201
  *   PUT    /api/articles/:slug  token   -> validate -> owner? -> update -> invalidate -> 200
  *   DELETE /api/articles/:slug  token   -> delete if owner -> invalidate -> 204
+ *
+ * Cache: an article is cached with its author block apart ("a:<slug>"
+ * linked to "u:<author id>", store/cache.h), so a profile change
+ * invalidates one key. Anonymous list pages with offset below
+ * ARTICLES_CACHED_OFFSET are cached whole under the lists generation; every
+ * article write (and favorite, and profile change) bumps it, one command
+ * whatever the number of cached pages.
  *
  * Slugs: the title slugified (api_text_slugify); when that slug is taken
  * the insert fails on the unique constraint and is retried with a random
@@ -27,6 +35,8 @@
 
 /* Attempts at a unique slug before giving up with 409. */
 #define ARTICLES_SLUG_TRIES 5
+/* Anonymous list pages starting below this offset are cached. */
+#define ARTICLES_CACHED_OFFSET 100
 
 struct list_req {
     struct api_req base;
@@ -82,6 +92,7 @@ static void articles_on_list(enum db_status st, const PGresult *res, void *arg)
     jbuf_puts(&b, "],\"articlesCount\":");
     jbuf_int(&b, rows > 0 ? api_col_int(res, 0, AC__COUNT) : 0);
     jbuf_putc(&b, '}');
+    api_cache_fill(r, &b);
     api_respond_json(r, 200, &b);
 }
 
@@ -147,6 +158,40 @@ static void articles_run_list(struct list_req *l)
     (void)api_db(&l->base, l->stmt, vals, articles_on_list);
 }
 
+/* The cache missed (or was not asked): read the page from PostgreSQL. */
+static void articles_list_read(struct api_req *r)
+{
+    articles_run_list((struct list_req *)r);
+}
+
+/* The cache name of an anonymous list page into out (API_CACHE_NAME_MAX):
+ * every parameter, each text with its length so no two queries share a
+ * name. 0: not cached (a deep page, or too long a name). */
+static size_t articles_list_name(const struct list_req *l, char *out)
+{
+    int n;
+
+    if (strtoll(l->offset, NULL, 10) >= ARTICLES_CACHED_OFFSET)
+        return 0;
+    n = snprintf(out, API_CACHE_NAME_MAX, "l:%s:%s:%zu:%s:%zu:%s:%zu:%s", l->limit, l->offset,
+                 strlen(l->tag), l->tag, strlen(l->author), l->author, strlen(l->favorited),
+                 l->favorited);
+    return n < 0 || n >= API_CACHE_NAME_MAX ? 0 : (size_t)n;
+}
+
+/* Answer an anonymous list from the cache, else (and for a viewer) from
+ * PostgreSQL. */
+static void articles_list_cached(struct list_req *l)
+{
+    char name[API_CACHE_NAME_MAX];
+
+    if (l->base.viewer != 0) {
+        articles_run_list(l);
+        return;
+    }
+    api_cache_or_read(&l->base, true, name, articles_list_name(l, name), articles_list_read);
+}
+
 void api_articles_list(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct list_req));
@@ -166,7 +211,7 @@ void api_articles_list(struct http_request *req, const struct route_params *p, v
         return;
     mask |= rc ? API_FILTER_FAVORITED : 0;
     l->stmt = (r->viewer != 0 ? Q_LIST_BASE : Q_LIST_ANON_BASE) + mask;
-    articles_run_list(l);
+    articles_list_cached(l);
 }
 
 void api_articles_feed(struct http_request *req, const struct route_params *p, void *ctx)
@@ -182,21 +227,24 @@ void api_articles_feed(struct http_request *req, const struct route_params *p, v
 
 /* ---- one article ---- */
 
-/* Answer {"article":{...}} (with body); anonymous answers fill the cache. */
+/* Answer {"article":{...}} (with body); reads that missed the cache fill
+ * it, the author block apart (it ends before the closing "}}"). */
 static void articles_on_one(enum db_status st, const PGresult *res, void *arg)
 {
     struct api_req *r = arg;
     struct jbuf b;
+    size_t author_at;
 
     if (api_db_one_row(r, st, res, "article") != 0)
         return;
     jbuf_init(&b, 1024 + (size_t)PQgetlength(res, 0, AC_BODY) * 2);
     jbuf_puts(&b, "{\"article\":");
-    api_write_article(&b, res, 0, true);
+    api_write_article_at(&b, res, 0, true, &author_at);
     jbuf_putc(&b, '}');
-    if (r->viewer == 0 && r->status == 200) {
-        char key[CACHE_KEY_MAX];
-        api_cache_fill(r, key, api_key_article(PQgetvalue(res, 0, AC_SLUG), key), &b);
+    if (r->status == 200 && !b.failed && b.len >= author_at + 2) {
+        char author[API_CACHE_NAME_MAX];
+        if (api_name_author(api_col_int(res, 0, AC_AUTHOR_ID), author) > 0)
+            api_cache_fill_linked(r, author, &b, author_at, b.len - 2 - author_at);
     }
     api_respond_json(r, r->status, &b);
 }
@@ -217,11 +265,11 @@ void api_articles_read(struct api_req *r)
 void api_articles_get(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char key[CACHE_KEY_MAX];
+    char name[API_CACHE_NAME_MAX];
 
     if (r == NULL || api_auth(r, false) != 0)
         return;
-    api_cache_or_read(r, key, api_key_article(r->p1, key), api_articles_read);
+    api_cache_or_read(r, false, name, api_name_article(r->p1, name), api_articles_read);
 }
 
 /* ---- validation ---- */
@@ -311,35 +359,27 @@ static void articles_after_write(struct api_req *r)
     articles_respond_one(r, a->slug, r->status);
 }
 
-/* Tombstone the cache keys of a write, then answer status with the
- * article. An update (old_slug set) tombstones the article under its new
- * and old slug; a new slug cannot be cached (deletes tombstone theirs;
- * misses are not stored), so a create (old_slug NULL) has none. tags: the
- * tag list may have changed. */
-static void articles_invalidate_and_answer(struct article_req *a, const char *old_slug, bool tags,
-                                           int status)
+/* Invalidate what a write changed, then answer status with the article.
+ * Every write bumps the lists generation (lists and the tag list); an
+ * update (old_slug set) also tombstones the article under its new and old
+ * slug; a new slug cannot be cached (deletes tombstone theirs; misses are
+ * not stored), so a create (old_slug NULL) has no name to tombstone. */
+static void articles_invalidate_and_answer(struct article_req *a, const char *old_slug, int status)
 {
-    char k1[CACHE_KEY_MAX], k2[CACHE_KEY_MAX], k3[CACHE_KEY_MAX];
-    const char *keys[3];
+    char k1[API_CACHE_NAME_MAX], k2[API_CACHE_NAME_MAX];
+    const char *names[2];
     int n = 0;
 
     if (old_slug != NULL) {
-        api_key_article(a->slug, k1);
-        keys[n++] = k1;
+        api_name_article(a->slug, k1);
+        names[n++] = k1;
         if (strcmp(old_slug, a->slug) != 0) {
-            api_key_article(old_slug, k2);
-            keys[n++] = k2;
+            api_name_article(old_slug, k2);
+            names[n++] = k2;
         }
     }
-    if (tags) {
-        api_key_tags(k3);
-        keys[n++] = k3;
-    }
     a->base.status = status;
-    if (n == 0)
-        articles_after_write(&a->base);
-    else
-        api_invalidate(&a->base, keys, n, articles_after_write);
+    api_invalidate(&a->base, names, n, articles_after_write);
 }
 
 /* Next slug to try: the base slug, then base + random suffix. */
@@ -380,12 +420,11 @@ static void articles_on_write(enum db_status st, const PGresult *res, void *arg)
     if (api_db_one_row(&a->base, st, res, "article") != 0)
         return;
     if (a->article_id == 0) {
-        articles_invalidate_and_answer(
-            a, NULL, a->tags_json != NULL && strcmp(a->tags_json, "[]") != 0, 201);
+        articles_invalidate_and_answer(a, NULL, 201);
         return;
     }
     snprintf(a->slug, sizeof(a->slug), "%s", PQgetvalue(res, 0, 0));
-    articles_invalidate_and_answer(a, a->base.p1, a->tags_json != NULL, 200);
+    articles_invalidate_and_answer(a, a->base.p1, 200);
 }
 
 /* Send the INSERT (create) or the UPDATE with the next slug candidate; an
@@ -506,8 +545,8 @@ static void articles_delete_done(struct api_req *r)
 static void articles_delete_on_delete(enum db_status st, const PGresult *res, void *arg)
 {
     struct api_req *r = arg;
-    char k1[CACHE_KEY_MAX], k2[CACHE_KEY_MAX];
-    const char *keys[2] = {k1, k2};
+    char name[API_CACHE_NAME_MAX];
+    const char *names[1] = {name};
 
     if (api_db_one_row(r, st, res, "article") != 0)
         return;
@@ -520,9 +559,8 @@ static void articles_delete_on_delete(enum db_status st, const PGresult *res, vo
         api_respond_error(r, 404, "article", "not found");
         return;
     }
-    api_key_article(r->p1, k1);
-    api_key_tags(k2);
-    api_invalidate(r, keys, 2, articles_delete_done);
+    api_name_article(r->p1, name);
+    api_invalidate(r, names, 1, articles_delete_done);
 }
 
 void api_articles_delete(struct http_request *req, const struct route_params *p, void *ctx)

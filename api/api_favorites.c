@@ -3,8 +3,9 @@
  *
  * One statement adds (ON CONFLICT DO NOTHING: favoriting twice is fine) or
  * removes the favorite and says whether the article exists; then the
- * article's cache entry is tombstoned (its favoritesCount changed) and the
- * article is read back for the viewer and returned.
+ * article's cache entry is tombstoned and the lists generation bumped (its
+ * favoritesCount changed) and the article is read back for the viewer and
+ * returned.
  */
 #include "config.h"
 
@@ -14,14 +15,14 @@
 static void favorites_on_write(enum db_status st, const PGresult *res, void *arg)
 {
     struct api_req *r = arg;
-    char key[CACHE_KEY_MAX];
-    const char *keys[1] = {key};
+    char name[API_CACHE_NAME_MAX];
+    const char *names[1] = {name};
 
     if (api_db_one_row(r, st, res, "article") != 0)
         return;
-    api_key_article(r->p1, key);
+    api_name_article(r->p1, name);
     /* Once the article's cache entry is clean, answer with the article. */
-    api_invalidate(r, keys, 1, api_articles_read);
+    api_invalidate(r, names, 1, api_articles_read);
 }
 
 void api_favorites_add(struct http_request *req, const struct route_params *p, void *ctx)

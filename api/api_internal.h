@@ -141,6 +141,7 @@ struct api_req {
     void (*on_miss)(struct api_req *r);          /* see api_cache_or_read */
     int status;                                  /* for handlers that answer after several steps */
     struct timespec read_started;                /* start of the last query (api_db) */
+    struct cache_lookup lookup; /* where this request's cache read resolved (api_cache_or_read) */
 };
 
 /* Room for an int64 in decimal and its NUL. */
@@ -222,22 +223,36 @@ int api_db_one_row(struct api_req *r, enum db_status st, const PGresult *res, co
     __attribute__((warn_unused_result));
 
 /* ---- cache ---- */
-/* Key for an article, a profile or the tag list into out (CACHE_KEY_MAX);
- * returns the length. */
-size_t api_key_article(const char *slug, char *out);
-size_t api_key_profile(const char *username, char *out);
-size_t api_key_tags(char *out);
-/* Answer an anonymous reader with the cached body under key (200); on a
- * miss, when the cache is off or down, or for a signed-in reader (whose
- * favorited/following differ), run read(r), which answers from PostgreSQL. */
-void api_cache_or_read(struct api_req *r, const char *key, size_t klen,
+/* Cache entry names (the cache adds the namespace, store/cache.h) into out
+ * (API_CACHE_NAME_MAX bytes); each returns the length. Articles "a:<slug>"
+ * (linked to their author block "u:<author id>"), profiles "p:<username>",
+ * the tag list "tags" and list pages (api_articles.c) under the lists
+ * generation. */
+#define API_CACHE_NAME_MAX 300
+size_t api_name_article(const char *slug, char *out);
+size_t api_name_profile(const char *username, char *out);
+size_t api_name_author(int64_t user_id, char *out);
+#define API_CACHE_NAME_TAGS "tags"
+/* Answer an anonymous reader with the cached body under name (in the
+ * lists generation when lists is true) (200); on a miss, when the cache is
+ * off, down or not trusted, or for a signed-in reader (whose
+ * favorited/following differ), run read(r), which answers from PostgreSQL.
+ * A miss leaves r->lookup set for the fill. */
+void api_cache_or_read(struct api_req *r, bool lists, const char *name, size_t nlen,
                        void (*read)(struct api_req *r));
 /* Offer body (a complete 200 answer read by r's last query) to the cache
- * under key; nothing happens when the cache is off or body failed. */
-void api_cache_fill(struct api_req *r, const char *key, size_t klen, const struct jbuf *body);
-/* Tombstone up to 8 keys, then call fn(r) (at once if the cache is off or
- * down). keys are copied before this returns. */
-void api_invalidate(struct api_req *r, const char *const *keys, int n,
+ * under the key r's lookup resolved; nothing happens when r made no lookup
+ * (a signed-in reader, a write), the cache is off or body failed. */
+void api_cache_fill(struct api_req *r, const struct jbuf *body);
+/* The same, storing body[hole_at, hole_at + hole_len) apart under ref (an
+ * article's author block under api_name_author): see store/cache.h. */
+void api_cache_fill_linked(struct api_req *r, const char *ref, const struct jbuf *body,
+                           size_t hole_at, size_t hole_len);
+/* Tombstone up to CACHE_INVALIDATE_MAX names and bump the lists
+ * generation (every write that calls this changes some list page or the
+ * tag list), in one Redis command, then call fn(r) (at once if the cache
+ * is off or down). names are copied before this returns. */
+void api_invalidate(struct api_req *r, const char *const *names, int n,
                     void (*fn)(struct api_req *r));
 
 /* ---- JSON writers (api.c) ---- */
@@ -253,6 +268,10 @@ void api_write_profile(struct jbuf *b, const char *username, const char *bio, co
 void api_write_time(struct jbuf *b, const char *key, const char *pg, char ts[API_TIME_LEN]);
 /* One article object from a row with api_article_col columns. */
 void api_write_article(struct jbuf *b, const PGresult *res, int row, bool with_body);
+/* The same; *author_at is set to the offset in b where the author's
+ * profile object starts (it ends one byte before the article's end). */
+void api_write_article_at(struct jbuf *b, const PGresult *res, int row, bool with_body,
+                          size_t *author_at);
 
 /* ---- route groups (one file each) ---- */
 void api_users_register(struct http_request *req, const struct route_params *p, void *ctx);

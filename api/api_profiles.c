@@ -13,8 +13,8 @@
 #include "api_internal.h"
 
 /* Answer {"profile":{...}} from the profile row (id, username, bio, image,
- * following), or 404, from any of the three statements; anonymous reads
- * also fill the cache. */
+ * following), or 404, from any of the three statements; reads that missed
+ * the cache also fill it. */
 static void profiles_on_row(enum db_status st, const PGresult *res, void *arg)
 {
     struct api_req *r = arg;
@@ -27,10 +27,7 @@ static void profiles_on_row(enum db_status st, const PGresult *res, void *arg)
     api_write_profile(&b, PQgetvalue(res, 0, 1), api_col(res, 0, 2), api_col(res, 0, 3),
                       api_col_bool(res, 0, 4));
     jbuf_putc(&b, '}');
-    if (r->viewer == 0) {
-        char key[CACHE_KEY_MAX];
-        api_cache_fill(r, key, api_key_profile(r->p1, key), &b);
-    }
+    api_cache_fill(r, &b);
     api_respond_json(r, 200, &b);
 }
 
@@ -43,11 +40,11 @@ static void profiles_read(struct api_req *r)
 void api_profiles_get(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char key[CACHE_KEY_MAX];
+    char name[API_CACHE_NAME_MAX];
 
     if (r == NULL || api_auth(r, false) != 0)
         return;
-    api_cache_or_read(r, key, api_key_profile(r->p1, key), profiles_read);
+    api_cache_or_read(r, false, name, api_name_profile(r->p1, name), profiles_read);
 }
 
 void api_profiles_follow(struct http_request *req, const struct route_params *p, void *ctx)

@@ -1,7 +1,7 @@
 /*
  * api_respond.c: helpers every Conduit route uses: the request context,
  * responses (JSON, errors, 503), authentication, body parsing, database
- * calls, cache keys, reads, fills and invalidation, and the JSON writers
+ * calls, cache names, reads, fills and invalidation, and the JSON writers
  * for profiles and articles.
  *
  * Error bodies are {"errors":{"<field>":["<message>"]}}. Internal details
@@ -286,56 +286,79 @@ int api_db_one_row(struct api_req *r, enum db_status st, const PGresult *res, co
     return 0;
 }
 
-/* Build PREFIX + kind + name into out (CACHE_KEY_MAX bytes). */
-static size_t api_key(const char *kind, const char *name, char *out)
+/* kind + name into out (API_CACHE_NAME_MAX bytes); the length, or 0 when
+ * it does not fit (nothing is cached under a cut name). */
+static size_t api_name(const char *kind, const char *name, char *out)
 {
-    int n = snprintf(out, CACHE_KEY_MAX, "%s%s%s", CACHE_KEY_PREFIX, kind, name);
+    int n = snprintf(out, API_CACHE_NAME_MAX, "%s%s", kind, name);
 
-    return n < 0 ? 0 : (size_t)n >= CACHE_KEY_MAX ? CACHE_KEY_MAX - 1 : (size_t)n;
+    return n < 0 || n >= API_CACHE_NAME_MAX ? 0 : (size_t)n;
 }
 
-size_t api_key_article(const char *slug, char *out)
+size_t api_name_article(const char *slug, char *out)
 {
-    return api_key("a:", slug, out);
+    return api_name("a:", slug, out);
 }
 
-size_t api_key_profile(const char *username, char *out)
+size_t api_name_profile(const char *username, char *out)
 {
-    return api_key("p:", username, out);
+    return api_name("p:", username, out);
 }
 
-size_t api_key_tags(char *out)
+size_t api_name_author(int64_t user_id, char *out)
 {
-    return api_key("tags", "", out);
+    char id[API_ID_LEN];
+
+    snprintf(id, sizeof(id), "%lld", (long long)user_id);
+    return api_name("u:", id, out);
 }
 
 /* The cache answered a read: a hit is the answer, a miss reads PostgreSQL. */
-static void api_on_cache_get(const char *val, size_t len, void *arg)
+static void api_on_cache_get(const struct cache_hit *hit, void *arg)
 {
     struct api_req *r = arg;
+    struct jbuf b;
 
-    if (val != NULL) {
-        api_respond_raw(r, 200, val, len);
+    if (hit == NULL) {
+        r->on_miss(r);
         return;
     }
-    r->on_miss(r);
+    if (hit->nparts == 1) {
+        api_respond_raw(r, 200, hit->part[0], hit->len[0]);
+        return;
+    }
+    jbuf_init(&b, hit->len[0] + hit->len[1] + hit->len[2]);
+    for (int i = 0; i < hit->nparts; i++)
+        jbuf_put(&b, hit->part[i], hit->len[i]);
+    api_respond_json(r, 200, &b);
 }
 
-void api_cache_or_read(struct api_req *r, const char *key, size_t klen,
+void api_cache_or_read(struct api_req *r, bool lists, const char *name, size_t nlen,
                        void (*read)(struct api_req *r))
 {
     r->on_miss = read;
-    if (r->viewer != 0 || cache_get(r->api->cache, key, klen, api_on_cache_get, r) != 0)
+    if (r->viewer != 0 || nlen == 0 ||
+        cache_get(r->api->cache, lists ? CACHE_GEN_LISTS : NULL, name, nlen, &r->lookup,
+                  api_on_cache_get, r) != 0)
         read(r);
 }
 
-void api_cache_fill(struct api_req *r, const char *key, size_t klen, const struct jbuf *body)
+void api_cache_fill(struct api_req *r, const struct jbuf *body)
 {
     if (!body->failed && r->api->cache != NULL)
-        cache_put(r->api->cache, key, klen, body->data, body->len, &r->read_started);
+        cache_put(r->api->cache, &r->lookup, body->data, body->len, &r->read_started);
 }
 
-/* All tombstones acknowledged (or failed): continue the request. */
+void api_cache_fill_linked(struct api_req *r, const char *ref, const struct jbuf *body,
+                           size_t hole_at, size_t hole_len)
+{
+    if (!body->failed && r->api->cache != NULL)
+        cache_put_linked(r->api->cache, &r->lookup, ref, body->data, body->len, hole_at, hole_len,
+                         &r->read_started);
+}
+
+/* The invalidation is acknowledged (or failed: the cache is then not
+ * trusted): continue the request. */
 static void api_on_invalidated(void *arg)
 {
     struct api_req *r = arg;
@@ -343,18 +366,19 @@ static void api_on_invalidated(void *arg)
     r->after_invalidate(r);
 }
 
-void api_invalidate(struct api_req *r, const char *const *keys, int n,
+void api_invalidate(struct api_req *r, const char *const *names, int n,
                     void (*fn)(struct api_req *r))
 {
-    size_t lens[8];
+    size_t lens[CACHE_INVALIDATE_MAX];
+    const char *gens[1] = {CACHE_GEN_LISTS};
 
-    if (n > 8)
-        n = 8;
+    if (n > CACHE_INVALIDATE_MAX)
+        n = CACHE_INVALIDATE_MAX;
     for (int i = 0; i < n; i++)
-        lens[i] = strlen(keys[i]);
+        lens[i] = strlen(names[i]);
     r->after_invalidate = fn;
     if (r->api->cache == NULL ||
-        cache_invalidate(r->api->cache, keys, lens, n, api_on_invalidated, r) != 0)
+        cache_invalidate(r->api->cache, names, lens, n, gens, 1, api_on_invalidated, r) != 0)
         fn(r);
 }
 
@@ -397,6 +421,14 @@ void api_write_profile(struct jbuf *b, const char *username, const char *bio, co
 
 void api_write_article(struct jbuf *b, const PGresult *res, int row, bool with_body)
 {
+    size_t author_at;
+
+    api_write_article_at(b, res, row, with_body, &author_at);
+}
+
+void api_write_article_at(struct jbuf *b, const PGresult *res, int row, bool with_body,
+                          size_t *author_at)
+{
     char ts[API_TIME_LEN];
 
     jbuf_puts(b, "{\"slug\":");
@@ -419,6 +451,7 @@ void api_write_article(struct jbuf *b, const PGresult *res, int row, bool with_b
     jbuf_puts(b, ",\"favoritesCount\":");
     jbuf_int(b, api_col_int(res, row, AC_FAVORITES_COUNT));
     jbuf_puts(b, ",\"author\":");
+    *author_at = b->len;
     api_write_profile(b, PQgetvalue(res, row, AC_USERNAME), api_col(res, row, AC_BIO),
                       api_col(res, row, AC_IMAGE), api_col_bool(res, row, AC_FOLLOWING));
     jbuf_putc(b, '}');

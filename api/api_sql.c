@@ -76,8 +76,7 @@ static const char sql_user_insert[] =
     "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) "
     "RETURNING id, username, email, bio, image";
 
-/* Returns the new row, the old username and the user's article slugs
- * (space-separated; slugs never contain spaces) for cache invalidation. */
+/* Returns the new row and the old username (for cache invalidation). */
 static const char sql_user_update[] =
     "WITH old AS (SELECT id, username FROM users WHERE id = $1 FOR UPDATE) "
     "UPDATE users u SET username = COALESCE($2, u.username), email = COALESCE($3, u.email), "
@@ -85,8 +84,7 @@ static const char sql_user_update[] =
     "bio = CASE WHEN $5 THEN $6 ELSE u.bio END, "
     "image = CASE WHEN $7 THEN $8 ELSE u.image END, updated_at = now() "
     "FROM old WHERE u.id = old.id "
-    "RETURNING u.id, u.username, u.email, u.bio, u.image, old.username, "
-    "(SELECT COALESCE(string_agg(slug, ' '), '') FROM articles WHERE author_id = u.id)";
+    "RETURNING u.id, u.username, u.email, u.bio, u.image, old.username";
 
 static const char sql_profile_get[] =
     "SELECT u.id, u.username, u.bio, u.image, "

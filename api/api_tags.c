@@ -2,8 +2,8 @@
  * api_tags.c: GET /api/tags.
  *
  * The tags in use by at least one article, alphabetical, as one JSON array
- * built by PostgreSQL. Cached under "tags" (the whole response body); every
- * article write that can change the set tombstones that key.
+ * built by PostgreSQL. Cached under "tags" (the whole response body) in the
+ * lists generation, which every article write bumps.
  */
 #include "config.h"
 
@@ -16,7 +16,6 @@ static void tags_on_list(enum db_status st, const PGresult *res, void *arg)
 {
     struct api_req *r = arg;
     struct jbuf b;
-    char key[CACHE_KEY_MAX];
     const char *list;
 
     if (st != DB_OK || PQntuples(res) != 1) {
@@ -28,7 +27,7 @@ static void tags_on_list(enum db_status st, const PGresult *res, void *arg)
     jbuf_puts(&b, "{\"tags\":");
     jbuf_puts(&b, list);
     jbuf_putc(&b, '}');
-    api_cache_fill(r, key, api_key_tags(key), &b);
+    api_cache_fill(r, &b);
     api_respond_json(r, 200, &b);
 }
 
@@ -41,9 +40,8 @@ static void tags_read(struct api_req *r)
 void api_tags_list(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
-    char key[CACHE_KEY_MAX];
 
     if (r == NULL)
         return;
-    api_cache_or_read(r, key, api_key_tags(key), tags_read);
+    api_cache_or_read(r, true, API_CACHE_NAME_TAGS, strlen(API_CACHE_NAME_TAGS), tags_read);
 }

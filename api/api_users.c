@@ -370,19 +370,14 @@ void api_users_get(struct http_request *req, const struct route_params *p, void 
 struct update_req {
     struct users_req u;
     PGresult *row; /* the updated row, kept across the invalidation */
-    char **keys;   /* cache keys to invalidate, owned */
-    int nkeys;
 };
 
-/* Free the kept row and keys. */
+/* Free the kept row. */
 static void users_update_cleanup(struct api_req *r)
 {
     struct update_req *x = (struct update_req *)r;
 
     PQclear(x->row);
-    for (int i = 0; i < x->nkeys; i++)
-        free(x->keys[i]);
-    free(x->keys);
 }
 
 /* Update: caches are clean; answer. */
@@ -393,35 +388,26 @@ static void users_update_respond(struct api_req *r)
     users_respond_user(r, 200, x->row, r->token);
 }
 
-/* Update: the tombstones are acknowledged. */
-static void users_update_on_invalidated(void *arg)
+/* Update: invalidate the old and new profile and the user's author block
+ * (every article of theirs embeds it; store/cache.h), which also bumps the
+ * lists generation (list pages embed it too): one Redis command whatever
+ * the number of the user's articles. */
+static void users_update_invalidate(struct update_req *x)
 {
-    users_update_respond(arg);
+    const PGresult *res = x->row;
+    char old_name[API_CACHE_NAME_MAX], new_name[API_CACHE_NAME_MAX], author[API_CACHE_NAME_MAX];
+    const char *names[3] = {old_name, new_name, author};
+
+    api_name_profile(PQgetvalue(res, 0, 5), old_name);
+    api_name_profile(PQgetvalue(res, 0, 1), new_name);
+    api_name_author(api_col_int(res, 0, 0), author);
+    api_invalidate(&x->u.base, names, 3, users_update_respond);
 }
 
-/* Add a cache key (copied) to the update's list; false on allocation failure. */
-static bool users_update_add_key(struct update_req *x, const char *key)
-{
-    char **nk = realloc(x->keys, (size_t)(x->nkeys + 1) * sizeof(*nk));
-
-    if (nk == NULL)
-        return false;
-    x->keys = nk;
-    x->keys[x->nkeys] = strdup(key);
-    if (x->keys[x->nkeys] == NULL)
-        return false;
-    x->nkeys++;
-    return true;
-}
-
-/* Update: the row is written. Invalidate the old and new profile and every
- * article of the user (their author block changed). */
+/* Update: the row is written. */
 static void users_update_on_update(enum db_status st, const PGresult *res, void *arg)
 {
     struct update_req *x = arg;
-    char key[CACHE_KEY_MAX];
-    const char *slugs;
-    bool ok = true;
 
     if (st != DB_OK) {
         users_respond_conflict_or_failure(&x->u.base, st, res);
@@ -436,37 +422,7 @@ static void users_update_on_update(enum db_status st, const PGresult *res, void 
         api_respond_error(&x->u.base, 503, "server", "out of memory");
         return;
     }
-    api_key_profile(PQgetvalue(res, 0, 1), key);
-    ok = ok && users_update_add_key(x, key);
-    api_key_profile(PQgetvalue(res, 0, 5), key);
-    ok = ok && users_update_add_key(x, key);
-    slugs = PQgetvalue(res, 0, 6);
-    while (ok && *slugs != '\0') {
-        size_t len = strcspn(slugs, " ");
-        char slug[ROUTER_PARAM_MAX];
-        snprintf(slug, sizeof(slug), "%.*s", (int)len, slugs);
-        api_key_article(slug, key);
-        ok = users_update_add_key(x, key);
-        slugs += len;
-        while (*slugs == ' ')
-            slugs++;
-    }
-    if (!ok)
-        log_warn("api: out of memory listing cache keys; some may stay stale until their TTL", "");
-    {
-        size_t *lens = malloc((size_t)(x->nkeys > 0 ? x->nkeys : 1) * sizeof(*lens));
-        int rc = -1;
-        if (lens != NULL) {
-            for (int i = 0; i < x->nkeys; i++)
-                lens[i] = strlen(x->keys[i]);
-            /* The keys are copied into hiredis's buffer before this returns. */
-            rc = cache_invalidate(x->u.base.api->cache, (const char *const *)x->keys, lens,
-                                  x->nkeys, users_update_on_invalidated, x);
-            free(lens);
-        }
-        if (rc != 0)
-            users_update_respond(&x->u.base);
-    }
+    users_update_invalidate(x);
 }
 
 /* Update: run the UPDATE (password already hashed if one was given). */

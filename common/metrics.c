@@ -299,6 +299,17 @@ static void metrics_dependencies(struct mbuf *b, const struct scoreboard *sb,
                 (unsigned long long)c->cache_hits);
     mbuf_printf(b, "conduitd_cache_requests_total{result=\"miss\"} %llu\n",
                 (unsigned long long)c->cache_misses);
+    mbuf_family(b, "conduitd_cache_distrust_episodes_total", "counter",
+                "Times the workers stopped trusting the Redis cache (a lost invalidation).");
+    mbuf_printf(b, "conduitd_cache_distrust_episodes_total %llu\n",
+                (unsigned long long)c->cache_distrust_episodes);
+    mbuf_family(b, "conduitd_cache_trusted", "gauge",
+                "1 while the Redis cache is trusted (read and filled), 0 while it is not.");
+    mbuf_printf(b, "conduitd_cache_trusted %d\n",
+                __atomic_load_n(&sb->cache_trust.trusted, __ATOMIC_ACQUIRE) >
+                        __atomic_load_n(&sb->cache_trust.distrusted, __ATOMIC_ACQUIRE)
+                    ? 1
+                    : 0);
     mbuf_family(b, "conduitd_rate_limited_total", "counter", "Requests answered 429.");
     mbuf_printf(b, "conduitd_rate_limited_total %llu\n", (unsigned long long)c->rate_limited);
 }

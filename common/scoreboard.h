@@ -3,7 +3,8 @@
  *
  * One mmap(MAP_SHARED|MAP_ANONYMOUS) region, created by the supervisor before
  * the first fork. Each worker writes only its own slot, with relaxed atomic
- * adds; the supervisor reads every slot to render /metrics and /status.
+ * adds (and, through store/cache.c, the header's cache_trust); the
+ * supervisor reads every slot to render /metrics and /status.
  *
  * Counters never go backwards: when a worker exits, the supervisor folds its
  * slot's counters into `retired` (sb_fold_retired) before the slot is reused,
@@ -75,6 +76,7 @@ struct sb_counters {
     uint64_t redis_errors;
     uint64_t cache_hits;
     uint64_t cache_misses;
+    uint64_t cache_distrust_episodes; /* the pod stopped trusting the cache (cache.h) */
     uint64_t rate_limited;
     uint64_t connections_accepted;
     uint64_t cpu_us; /* this worker's CPU time, refreshed with the heartbeat */
@@ -100,6 +102,18 @@ struct sb_slot {
     struct sb_counters c;
 };
 
+/* Whether the Redis cache may be used, agreed by every worker of this
+ * process tree (store/cache.h): trusted while trusted > distrusted. A
+ * worker that sees an invalidation fail (or the connection drop) adds one
+ * to distrusted, before the write is answered; a worker whose epoch bump
+ * succeeded raises trusted to one past the distrusted value it read before
+ * sending the bump. Both start at 0: distrusted until the first bump. The
+ * one part of the header that workers write (atomics only). */
+struct sb_cache_trust {
+    uint64_t distrusted;
+    uint64_t trusted;
+};
+
 struct scoreboard {
     uint32_t version;
     uint32_t nslots;
@@ -111,6 +125,7 @@ struct scoreboard {
     uint64_t retired_cpu_us;
     uint64_t restarts[SB_RESTART__COUNT];
     uint64_t readiness_checks[2]; /* [0] ok, [1] fail */
+    struct sb_cache_trust cache_trust;
     struct sb_slot slots[];
 };
 

@@ -8,8 +8,14 @@
  * answers the caller, and the command memory is freed only in hiredis's
  * callback, when nothing can refer to it any more.
  *
+ * Trust (cache.h) is two counters shared by every worker; cache_distrust()
+ * and cache_on_bump() are the only places that move them. A timer per
+ * worker (CACHE_PROBE_MS) retries the epoch bump while the cache is not
+ * trusted and otherwise sends a one-key write probe, so a Redis that starts
+ * refusing writes is noticed even by a process that never invalidates.
+ *
  * Relies on hiredis 0.14 (async.h, adapters/libevent.h), libevent,
- * scoreboard.h, log.h.
+ * scoreboard.h, log.h, cache_scripts.h.
  */
 #include "config.h"
 
@@ -28,6 +34,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cache.h"
+#include "cache_scripts.h"
 #include "log.h"
 #include "scoreboard.h"
 
@@ -39,7 +46,7 @@
 /* The connection's life. */
 enum cache_state {
     CACHE_DOWN,       /* no context; a reconnect is scheduled */
-    CACHE_CONNECTING, /* context made, waiting for the handshake's PING */
+    CACHE_CONNECTING, /* context made, waiting for the handshake (PING, SCRIPT LOAD) */
     CACHE_UP,         /* PING answered; commands go out */
 };
 
@@ -52,9 +59,14 @@ struct cache {
     enum cache_state state;
     struct event ev_timer; /* reconnect back-off, or connect timeout */
     int backoff_ms;
-    bool failing;  /* the current outage has been logged */
-    bool dirty;    /* an invalidation was lost: flush on reconnect */
-    bool stopping; /* cache_free in progress */
+    bool failing;                 /* the current outage has been logged */
+    bool stopping;                /* cache_free in progress */
+    struct sb_cache_trust *trust; /* shared, or &own_trust */
+    struct sb_cache_trust own_trust;
+    struct event ev_tick; /* CACHE_PROBE_MS: bump retry or write probe */
+    bool bumping;         /* an epoch bump is in flight */
+    int scripts_loaded;   /* handshake: SCRIPT LOAD answers so far */
+    char sha[CACHE_SCRIPT__COUNT][41];
 };
 
 struct cache_cmd {
@@ -68,25 +80,65 @@ struct cache_cmd {
 /* Context for one cache_get. */
 struct cache_get_op {
     struct cache *c;
+    struct cache_lookup *lk;
     cache_get_fn fn;
     void *arg;
 };
 
-/* Context for one cache_invalidate: counts outstanding tombstones. */
+/* Context for one cache_invalidate. */
 struct cache_inval_op {
     struct cache *c;
-    int left;
     cache_done_fn fn;
     void *arg;
 };
 
+/* Context for one epoch bump: the distrusted count it answers for. */
+struct cache_bump_op {
+    struct cache *c;
+    uint64_t seen;
+};
+
 static void cache_connect(struct cache *c);
+static void cache_try_bump(struct cache *c);
 
 /* Count a Redis failure. */
 static void cache_count_error(struct cache *c)
 {
     if (c->slot != NULL)
         sb_inc(&c->slot->c.redis_errors, 1);
+}
+
+/* The cache may be used: trusted past the latest loss. */
+static bool cache_trust_ok(const struct sb_cache_trust *t)
+{
+    return __atomic_load_n(&t->trusted, __ATOMIC_ACQUIRE) >
+           __atomic_load_n(&t->distrusted, __ATOMIC_ACQUIRE);
+}
+
+bool cache_trusted(const struct cache *c)
+{
+    return c != NULL && cache_trust_ok(c->trust);
+}
+
+/* Stop trusting the cache, for every worker: counted and logged by the
+ * worker that ends a trusted streak. */
+static void cache_distrust(struct cache *c, const char *why)
+{
+    uint64_t before = __atomic_fetch_add(&c->trust->distrusted, 1, __ATOMIC_ACQ_REL);
+
+    if (c->ttl_s <= 0)
+        return;
+    if (__atomic_load_n(&c->trust->trusted, __ATOMIC_ACQUIRE) > before) {
+        if (c->slot != NULL)
+            sb_inc(&c->slot->c.cache_distrust_episodes, 1);
+        char msg[256];
+        log_json_escape(msg, sizeof(msg), why);
+        log_warn("redis: cache no longer trusted; reading PostgreSQL until the epoch is bumped",
+                 "\"why\":\"%s\"", msg);
+    }
+    /* Often the bump works at once (a missing epoch, a lost reply); if not,
+     * the timer tries again. */
+    cache_try_bump(c);
 }
 
 /* Publish up/down to the scoreboard. */
@@ -114,8 +166,13 @@ static void cache_set_down(struct cache *c, const char *why)
         return;
     c->state = CACHE_DOWN;
     c->ac = NULL;
+    c->bumping = false;
     cache_publish(c);
     cache_count_error(c);
+    /* The server may come back restarted, with data older than writes
+     * whose invalidations it never saw. */
+    if (was_up)
+        cache_distrust(c, "connection lost");
     if (!c->failing) {
         char msg[256];
         log_json_escape(msg, sizeof(msg), why);
@@ -163,6 +220,10 @@ static void cache_on_reply(redisAsyncContext *ac, void *r, void *priv)
             cache_count_error(cmd->c);
         if (cmd->fn != NULL)
             cmd->fn(reply, cmd->arg);
+        /* The scripts were flushed: a new connection loads them again. */
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str != NULL &&
+            strncmp(reply->str, "NOSCRIPT", 8) == 0 && cmd->c->state == CACHE_UP)
+            cache_abort(cmd->c, "scripts flushed");
     }
     free(cmd);
 }
@@ -228,6 +289,98 @@ bool cache_up(const struct cache *c)
     return c != NULL && c->state == CACHE_UP;
 }
 
+/* Run script i with argc arguments (after EVALSHA sha 0). */
+static int cache_eval(struct cache *c, enum cache_script i, int argc, const char **argv,
+                      const size_t *lens, cache_reply_fn fn, void *arg)
+{
+    const char *av[24];
+    size_t al[24];
+
+    if (argc + 3 > (int)(sizeof(av) / sizeof(av[0])))
+        return -1;
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = c->sha[i];
+    al[1] = strlen(c->sha[i]);
+    av[2] = "0";
+    al[2] = 1;
+    for (int k = 0; k < argc; k++) {
+        av[k + 3] = argv[k];
+        al[k + 3] = lens[k];
+    }
+    return cache_command(c, argc + 3, av, al, fn, arg);
+}
+
+/* Reply to an epoch bump: trust what was distrusted when it was sent. */
+static void cache_on_bump(const redisReply *reply, void *arg)
+{
+    struct cache_bump_op *op = arg;
+    struct cache *c = op->c;
+    uint64_t seen = op->seen, t;
+
+    free(op);
+    c->bumping = false;
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER)
+        return; /* the timer tries again */
+    t = __atomic_load_n(&c->trust->trusted, __ATOMIC_ACQUIRE);
+    while (t < seen + 1 && !__atomic_compare_exchange_n(&c->trust->trusted, &t, seen + 1, false,
+                                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;
+    if (t < seen + 1 && cache_trust_ok(c->trust))
+        log_info("redis: cache epoch bumped; cache trusted again", "\"epoch\":%lld",
+                 reply->integer);
+}
+
+/* Bump the epoch (and the generations) if the cache is not trusted and no
+ * bump of ours is in flight. */
+static void cache_try_bump(struct cache *c)
+{
+    struct cache_bump_op *op;
+    const char *argv[2] = {CACHE_EPOCH_KEY, CACHE_GEN_LISTS};
+    size_t lens[2] = {strlen(CACHE_EPOCH_KEY), strlen(CACHE_GEN_LISTS)};
+
+    if (c->ttl_s <= 0 || c->state != CACHE_UP || c->bumping || cache_trust_ok(c->trust))
+        return;
+    op = malloc(sizeof(*op));
+    if (op == NULL)
+        return;
+    op->c = c;
+    op->seen = __atomic_load_n(&c->trust->distrusted, __ATOMIC_ACQUIRE);
+    if (cache_eval(c, CACHE_SCRIPT_BUMP, 2, argv, lens, cache_on_bump, op) != 0) {
+        free(op);
+        return;
+    }
+    c->bumping = true;
+}
+
+/* Reply to the write probe: an error means Redis refuses writes. */
+static void cache_on_probe(const redisReply *reply, void *arg)
+{
+    struct cache *c = arg;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        cache_distrust(c, reply->str != NULL ? reply->str : "write probe refused");
+}
+
+/* Timer: bump while distrusted, else probe that writes still work. */
+static void cache_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct cache *c = arg;
+    const char *argv[5] = {"SET", CACHE_PROBE_KEY, "1", "EX", "10"};
+    size_t lens[5] = {3, strlen(CACHE_PROBE_KEY), 1, 2, 2};
+
+    (void)fd;
+    (void)what;
+    if (c->ttl_s <= 0 || c->state != CACHE_UP)
+        return;
+    if (!cache_trust_ok(c->trust)) {
+        cache_try_bump(c);
+        return;
+    }
+    if (cache_command(c, 5, argv, lens, cache_on_probe, c) != 0)
+        return; /* the connection is going down: its loss is counted there */
+}
+
 /* Handshake done: the connection is usable. */
 static void cache_set_up(struct cache *c)
 {
@@ -238,23 +391,27 @@ static void cache_set_up(struct cache *c)
     if (c->failing)
         log_info("redis: connected", "");
     c->failing = false;
+    cache_try_bump(c);
 }
 
-/* Reply to the flush script run after a dirty reconnect. */
-static void cache_on_flush(const redisReply *reply, void *arg)
+/* Reply to one SCRIPT LOAD of the handshake; the last one brings us up. */
+static void cache_on_script_load(const redisReply *reply, void *arg)
 {
     struct cache *c = arg;
+    int i = c->scripts_loaded;
 
     if (c->state != CACHE_CONNECTING)
         return;
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        cache_abort(c, "cache flush after reconnect failed");
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+        cache_abort(c, reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str != NULL
+                           ? reply->str
+                           : "SCRIPT LOAD failed");
         return;
     }
-    log_info("redis: flushed the cache after lost invalidations", "\"keys\":%lld",
-             reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0LL);
-    c->dirty = false;
-    cache_set_up(c);
+    memcpy(c->sha[i], reply->str, 40);
+    c->sha[i][40] = '\0';
+    if (++c->scripts_loaded == CACHE_SCRIPT__COUNT)
+        cache_set_up(c);
 }
 
 /* Reply to the handshake's PING (AUTH/SELECT errors also end up here:
@@ -262,8 +419,6 @@ static void cache_on_flush(const redisReply *reply, void *arg)
 static void cache_on_ping(const redisReply *reply, void *arg)
 {
     struct cache *c = arg;
-    static const char *script = "local n = 0 for _, k in ipairs(redis.call('KEYS', ARGV[1])) do "
-                                "redis.call('DEL', k) n = n + 1 end return n";
 
     if (c->state != CACHE_CONNECTING)
         return;
@@ -271,14 +426,19 @@ static void cache_on_ping(const redisReply *reply, void *arg)
         cache_abort(c, reply != NULL && reply->str != NULL ? reply->str : "PING failed");
         return;
     }
-    if (c->dirty && c->ttl_s > 0) {
-        const char *argv[] = {"EVAL", script, "0", CACHE_KEY_PREFIX "*"};
-        size_t lens[] = {4, strlen(script), 1, strlen(CACHE_KEY_PREFIX "*")};
-        if (cache_send(c, 4, argv, lens, cache_on_flush, c) != 0)
-            cache_abort(c, "cannot send the cache flush");
+    if (c->ttl_s <= 0) {
+        cache_set_up(c); /* rate limits only: no scripts */
         return;
     }
-    cache_set_up(c);
+    c->scripts_loaded = 0;
+    for (int i = 0; i < CACHE_SCRIPT__COUNT; i++) {
+        const char *argv[3] = {"SCRIPT", "LOAD", cache_scripts[i]};
+        size_t lens[3] = {6, 4, strlen(cache_scripts[i])};
+        if (cache_send(c, 3, argv, lens, cache_on_script_load, c) != 0) {
+            cache_abort(c, "cannot send SCRIPT LOAD");
+            return;
+        }
+    }
 }
 
 /* Reply to AUTH or SELECT during the handshake. */
@@ -482,7 +642,7 @@ bad:
 }
 
 struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, struct sb_slot *slot,
-                        char *errbuf, size_t errlen)
+                        struct sb_cache_trust *trust, char *errbuf, size_t errlen)
 {
     struct cache *c = calloc(1, sizeof(*c));
 
@@ -498,76 +658,169 @@ struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, str
     c->slot = slot;
     c->ttl_s = ttl_s;
     c->state = CACHE_DOWN;
-    if (evtimer_assign(&c->ev_timer, base, cache_on_timer, c) != 0) {
+    c->trust = trust != NULL ? trust : &c->own_trust;
+    if (evtimer_assign(&c->ev_timer, base, cache_on_timer, c) != 0 ||
+        event_assign(&c->ev_tick, base, -1, EV_PERSIST, cache_on_tick, c) != 0) {
         snprintf(errbuf, errlen, "cannot set up a timer");
         free(c);
         return NULL;
+    }
+    {
+        struct timeval tv = {CACHE_PROBE_MS / 1000, (CACHE_PROBE_MS % 1000) * 1000};
+        if (ttl_s > 0 && event_add(&c->ev_tick, &tv) != 0) {
+            snprintf(errbuf, errlen, "cannot set up a timer");
+            free(c);
+            return NULL;
+        }
     }
     cache_publish(c);
     cache_connect(c);
     return c;
 }
 
-/* Reply to a cache GET. */
+/* Copy a reply string into out (size n) if it fits; else out = "". */
+static void cache_copy_reply(char *out, size_t n, const redisReply *e)
+{
+    if (e != NULL && e->type == REDIS_REPLY_STRING && (size_t)e->len < n) {
+        memcpy(out, e->str, (size_t)e->len);
+        out[e->len] = '\0';
+    } else {
+        out[0] = '\0';
+    }
+}
+
+/* A value that is there and not a tombstone. */
+static bool cache_is_value(const redisReply *e)
+{
+    return e != NULL && e->type == REDIS_REPLY_STRING &&
+           !(e->len == 1 && e->str[0] == CACHE_TOMBSTONE[0]);
+}
+
+/* Split a read script's answer into a hit (true) or a miss. */
+static bool cache_parse_read(struct cache *c, const redisReply *reply, struct cache_lookup *lk,
+                             struct cache_hit *hit)
+{
+    const redisReply *v;
+    const char *nl1, *nl2, *end;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
+        return false;
+    if (reply->element[0]->type != REDIS_REPLY_STRING) {
+        cache_distrust(c, "the epoch is missing");
+        return false;
+    }
+    cache_copy_reply(lk->ns, sizeof(lk->ns), reply->element[0]);
+    if (reply->elements < 2 || lk->ns[0] == '\0')
+        return false;
+    cache_copy_reply(lk->key, sizeof(lk->key), reply->element[1]);
+    if (reply->elements < 3 || !cache_is_value(reply->element[2]))
+        return false;
+    v = reply->element[2];
+    if (v->str[0] != '@') {
+        hit->part[0] = v->str;
+        hit->len[0] = (size_t)v->len;
+        hit->nparts = 1;
+        return true;
+    }
+    end = v->str + v->len;
+    nl1 = memchr(v->str, '\n', (size_t)v->len);
+    nl2 = nl1 != NULL ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
+    if (nl2 == NULL || reply->elements < 4 || !cache_is_value(reply->element[3]))
+        return false;
+    hit->part[0] = nl1 + 1;
+    hit->len[0] = (size_t)(nl2 - nl1 - 1);
+    hit->part[1] = reply->element[3]->str;
+    hit->len[1] = (size_t)reply->element[3]->len;
+    hit->part[2] = nl2 + 1;
+    hit->len[2] = (size_t)(end - nl2 - 1);
+    hit->nparts = 3;
+    return true;
+}
+
+/* Reply to a cache read. */
 static void cache_on_get(const redisReply *reply, void *arg)
 {
     struct cache_get_op *op = arg;
-    struct sb_slot *slot = op->c->slot;
+    struct cache *c = op->c;
+    struct sb_slot *slot = c->slot;
     cache_get_fn fn = op->fn;
     void *fnarg = op->arg;
+    struct cache_hit hit;
+    bool found = cache_parse_read(c, reply, op->lk, &hit);
 
     free(op);
-    if (reply != NULL && reply->type == REDIS_REPLY_STRING &&
-        !(reply->len == 1 && reply->str[0] == CACHE_TOMBSTONE[0])) {
+    /* Trust may have gone while the read was in flight. */
+    if (found && cache_trust_ok(c->trust)) {
         if (slot != NULL)
             sb_inc(&slot->c.cache_hits, 1);
-        fn(reply->str, (size_t)reply->len, fnarg);
+        fn(&hit, fnarg);
         return;
     }
     if (slot != NULL)
         sb_inc(&slot->c.cache_misses, 1);
-    fn(NULL, 0, fnarg);
+    fn(NULL, fnarg);
 }
 
-int cache_get(struct cache *c, const char *key, size_t klen, cache_get_fn fn, void *arg)
+int cache_get(struct cache *c, const char *gen, const char *name, size_t nlen,
+              struct cache_lookup *lk, cache_get_fn fn, void *arg)
 {
     struct cache_get_op *op;
-    const char *argv[2] = {"GET", key};
-    size_t lens[2] = {3, klen};
+    const char *argv[4] = {CACHE_KEY_PREFIX, CACHE_EPOCH_KEY, name, gen != NULL ? gen : ""};
+    size_t lens[4] = {strlen(CACHE_KEY_PREFIX), strlen(CACHE_EPOCH_KEY), nlen, strlen(argv[3])};
 
-    if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP)
+    lk->ns[0] = '\0';
+    lk->key[0] = '\0';
+    if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP || !cache_trust_ok(c->trust))
         return -1;
     op = malloc(sizeof(*op));
     if (op == NULL)
         return -1;
     op->c = c;
+    op->lk = lk;
     op->fn = fn;
     op->arg = arg;
-    if (cache_command(c, 2, argv, lens, cache_on_get, op) != 0) {
+    if (cache_eval(c, CACHE_SCRIPT_READ, 4, argv, lens, cache_on_get, op) != 0) {
         free(op);
         return -1;
     }
     return 0;
 }
 
-void cache_put(struct cache *c, const char *key, size_t klen, const char *val, size_t len,
-               const struct timespec *read_started)
+/* Reply to a fill: an error (not a NULL: the connection's loss is counted
+ * on its own) means Redis refuses writes. */
+static void cache_on_fill(const redisReply *reply, void *arg)
 {
-    char ttl[16];
-    const char *argv[6] = {"SET", key, val, "EX", ttl, "NX"};
-    size_t lens[6];
+    struct cache *c = arg;
+
+    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+        cache_distrust(c, reply->str != NULL ? reply->str : "fill refused");
+}
+
+/* May a fill for lk, whose read started at read_started, go out now? */
+static bool cache_may_fill(const struct cache *c, const struct cache_lookup *lk,
+                           const struct timespec *read_started)
+{
     struct timespec now;
     int64_t ms;
 
-    if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP)
-        return;
+    if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP || lk->key[0] == '\0' ||
+        !cache_trust_ok(c->trust))
+        return false;
     /* A slow read might have seen a row older than a tombstone that has
      * expired meanwhile: do not store it (see cache.h). */
     (void)clock_gettime(CLOCK_MONOTONIC, &now);
     ms = (int64_t)(now.tv_sec - read_started->tv_sec) * 1000 +
          (now.tv_nsec - read_started->tv_nsec) / 1000000;
-    if (ms > CACHE_FILL_WINDOW_MS)
-        return;
+    return ms <= CACHE_FILL_WINDOW_MS;
+}
+
+/* SET key val EX ttl NX, fire and forget: a lost fill only costs a later miss. */
+static void cache_set_nx(struct cache *c, const char *key, size_t klen, const char *val, size_t len)
+{
+    char ttl[16];
+    const char *argv[6] = {"SET", key, val, "EX", ttl, "NX"};
+    size_t lens[6];
+
     snprintf(ttl, sizeof(ttl), "%d", c->ttl_s);
     lens[0] = 3;
     lens[1] = klen;
@@ -575,59 +828,108 @@ void cache_put(struct cache *c, const char *key, size_t klen, const char *val, s
     lens[3] = 2;
     lens[4] = strlen(ttl);
     lens[5] = 2;
-    /* Fire and forget: a lost fill only costs a later miss. */
-    if (cache_command(c, 6, argv, lens, NULL, NULL) != 0)
+    if (cache_command(c, 6, argv, lens, cache_on_fill, c) != 0)
         return;
 }
 
-/* Reply to one tombstone SET. */
-static void cache_on_tombstone(const redisReply *reply, void *arg)
+void cache_put(struct cache *c, const struct cache_lookup *lk, const char *val, size_t len,
+               const struct timespec *read_started)
+{
+    if (!cache_may_fill(c, lk, read_started))
+        return;
+    cache_set_nx(c, lk->key, strlen(lk->key), val, len);
+}
+
+void cache_put_linked(struct cache *c, const struct cache_lookup *lk, const char *ref,
+                      const char *val, size_t len, size_t hole_at, size_t hole_len,
+                      const struct timespec *read_started)
+{
+    char refkey[CACHE_KEY_MAX];
+    size_t rlen = strlen(ref), klen;
+    char *main;
+    int n;
+
+    if (hole_at + hole_len > len || !cache_may_fill(c, lk, read_started))
+        return;
+    n = snprintf(refkey, sizeof(refkey), "%s%s", lk->ns, ref);
+    if (n < 0 || (size_t)n >= sizeof(refkey))
+        return;
+    klen = 1 + rlen + 1 + hole_at + 1 + (len - hole_at - hole_len);
+    main = malloc(klen);
+    if (main == NULL)
+        return;
+    main[0] = '@';
+    memcpy(main + 1, ref, rlen);
+    main[1 + rlen] = '\n';
+    memcpy(main + 2 + rlen, val, hole_at);
+    main[2 + rlen + hole_at] = '\n';
+    memcpy(main + 3 + rlen + hole_at, val + hole_at + hole_len, len - hole_at - hole_len);
+    /* The part first: a reader that finds the entry finds its part, or a
+     * miss if the part is tombstoned or not stored. */
+    cache_set_nx(c, refkey, (size_t)n, val + hole_at, hole_len);
+    cache_set_nx(c, lk->key, strlen(lk->key), main, klen);
+    free(main);
+}
+
+/* Reply to an invalidation script. */
+static void cache_on_invalidated(const redisReply *reply, void *arg)
 {
     struct cache_inval_op *op = arg;
 
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
-        op->c->dirty = true;
-    if (--op->left > 0)
-        return;
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER)
+        cache_distrust(op->c, reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str
+                                  ? reply->str
+                                  : "invalidation lost");
     op->fn(op->arg);
     free(op);
 }
 
-int cache_invalidate(struct cache *c, const char *const *keys, const size_t *klens, int n,
-                     cache_done_fn fn, void *arg)
+int cache_invalidate(struct cache *c, const char *const *names, const size_t *nlens, int n,
+                     const char *const *gens, int ngens, cache_done_fn fn, void *arg)
 {
     struct cache_inval_op *op;
-    char ttl[16];
+    char ttl[16], count[16];
+    const char *argv[4 + CACHE_INVALIDATE_MAX + 2];
+    size_t lens[4 + CACHE_INVALIDATE_MAX + 2];
+    int argc = 0;
 
-    if (c == NULL || c->ttl_s <= 0 || n <= 0)
+    if (c == NULL || c->ttl_s <= 0 || n < 0 || ngens < 0 || n + ngens == 0)
         return -1;
+    if (n > CACHE_INVALIDATE_MAX || ngens > 2) {
+        cache_distrust(c, "too many keys to invalidate");
+        return -1;
+    }
     if (c->state != CACHE_UP) {
-        c->dirty = true;
+        cache_distrust(c, "invalidation while Redis is down");
         return -1;
     }
     op = malloc(sizeof(*op));
     if (op == NULL) {
-        c->dirty = true;
+        cache_distrust(c, "out of memory");
         return -1;
     }
     op->c = c;
-    op->left = 0;
     op->fn = fn;
     op->arg = arg;
     snprintf(ttl, sizeof(ttl), "%d", CACHE_TOMBSTONE_S);
-    /* Count every command up front so replies cannot finish the op early. */
-    op->left = n + 1;
+    snprintf(count, sizeof(count), "%d", n);
+    argv[argc++] = CACHE_KEY_PREFIX;
+    argv[argc++] = CACHE_EPOCH_KEY;
+    argv[argc++] = ttl;
+    argv[argc++] = count;
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
     for (int i = 0; i < n; i++) {
-        const char *argv[5] = {"SET", keys[i], CACHE_TOMBSTONE, "EX", ttl};
-        size_t lens[5] = {3, klens[i], 1, 2, strlen(ttl)};
-        if (cache_command(c, 5, argv, lens, cache_on_tombstone, op) != 0) {
-            c->dirty = true;
-            op->left--;
-        }
+        argv[argc] = names[i];
+        lens[argc++] = nlens[i];
     }
-    if (--op->left == 0) {
-        /* Nothing went out (the connection broke meanwhile). */
+    for (int i = 0; i < ngens; i++) {
+        argv[argc] = gens[i];
+        lens[argc++] = strlen(gens[i]);
+    }
+    if (cache_eval(c, CACHE_SCRIPT_INVALIDATE, argc, argv, lens, cache_on_invalidated, op) != 0) {
         free(op);
+        cache_distrust(c, "cannot send the invalidation");
         return -1;
     }
     return 0;
@@ -641,6 +943,7 @@ void cache_free(struct cache *c)
         return;
     c->stopping = true;
     (void)evtimer_del(&c->ev_timer);
+    (void)event_del(&c->ev_tick);
     ac = c->ac;
     c->ac = NULL;
     c->state = CACHE_DOWN;

@@ -27,6 +27,8 @@ api_integration_tests = \
 	test/api/articles.py \
 	test/api/comments.py \
 	test/api/cache.py \
+	test/api/cache_lists.py \
+	test/api/cache_refusal.py \
 	test/api/listcost.py \
 	test/api/counts.py \
 	test/api/tokens.py \

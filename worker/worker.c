@@ -380,6 +380,7 @@ static int worker_setup(struct worker *w, int *status, char *err, size_t errlen)
     host.base = w->base;
     host.settings = s;
     host.slot = w->slot;
+    host.cache_trust = &w->sb->cache_trust;
     host.router = w->router;
     w->api = api_start(&host, err, errlen);
     if (w->api == NULL) {

@@ -1,0 +1,26 @@
+/*
+ * cache_scripts.h: the Lua scripts of the cache protocol (cache.h), loaded
+ * with SCRIPT LOAD on every new connection and run with EVALSHA.
+ */
+#ifndef CONDUIT_CACHE_SCRIPTS_H
+#define CONDUIT_CACHE_SCRIPTS_H
+
+/* The scripts, by index into cache_scripts[]. */
+enum cache_script {
+    /* ARGV: prefix, epoch key, name, generation key or "". Returns
+     * {namespace, key, value, linked value} with nil for what is missing,
+     * or {nil} when the epoch itself is missing. Read-only. */
+    CACHE_SCRIPT_READ,
+    /* ARGV: prefix, epoch key, tombstone seconds, n, n names, generation
+     * keys. Tombstones the names in the current namespace, then bumps the
+     * generations. Returns n. */
+    CACHE_SCRIPT_INVALIDATE,
+    /* ARGV: epoch key, generation keys. Bumps them all; returns the new
+     * epoch. */
+    CACHE_SCRIPT_BUMP,
+    CACHE_SCRIPT__COUNT
+};
+
+extern const char *const cache_scripts[CACHE_SCRIPT__COUNT];
+
+#endif
