@@ -4,12 +4,15 @@
 --   favorite  POST /api/articles/article-K/favorite, K walking over 1..N
 --   follow    POST /api/profiles/userK/follow, K walking over 1..N (N: users)
 --   mixed     reads (global list, tag, article, feed) with one write in 8
+--   online    what stays fast on any schema, half writes: article, profile,
+--             comments and small ?author=/?favorited= pages; new articles,
+--             favorites, follows, comments (bench/online_migrate.sh)
 -- with Authorization: Token TOKEN. Prints the same RESULT line as
 -- bench/wrk_api.lua, plus the slowest request (max_ms).
 --
 --   wrk -t1 -c16 -d5s -s bench/wrk_scale_write.lua URL -- MODE TOKEN N [SEED]
 
-local mode, token, n, k, thread_seed
+local mode, token, n, k, thread_seed, users
 local counter = 0
 
 function init(args)
@@ -18,6 +21,7 @@ function init(args)
   n = tonumber(args[3])
   thread_seed = tonumber(args[4] or "1") * 7919 + math.floor(os.time() % 100000)
   k = thread_seed % n
+  users = math.max(1, math.floor(n / 10))
   assert(mode and token and n and n > 0, "usage: -- MODE TOKEN N [SEED]")
 end
 
@@ -65,6 +69,30 @@ function request()
       return wrk.format("GET", "/api/profiles/user" .. next_k())
     end
     return wrk.format("GET", "/api/articles?limit=20")
+  end
+  if mode == "online" then
+    counter = counter + 1
+    local r = counter % 8
+    local j = next_k()
+    if r == 0 then
+      return article()
+    elseif r == 1 then
+      return wrk.format("POST", "/api/articles/article-" .. j .. "/favorite", headers())
+    elseif r == 2 then
+      return wrk.format("POST", "/api/profiles/user" .. (j % users + 1) .. "/follow", headers())
+    elseif r == 3 then
+      return wrk.format("POST", "/api/articles/article-" .. j .. "/comments", headers(),
+        '{"comment":{"body":"A comment written during the migration."}}')
+    elseif r == 4 then
+      return wrk.format("GET", "/api/articles/article-" .. j)
+    elseif r == 5 then
+      return wrk.format("GET", "/api/articles/article-" .. j .. "/comments")
+    elseif r == 6 then
+      return wrk.format("GET", "/api/profiles/user" .. (j % users + 1))
+    end
+    -- users past the first thousand write and favorite few articles
+    local author = users > 2000 and (1000 + j % (users - 1000)) or (j % users + 1)
+    return wrk.format("GET", "/api/articles?limit=20&author=user" .. author)
   end
   error("unknown mode " .. tostring(mode))
 end
