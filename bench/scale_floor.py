@@ -10,7 +10,8 @@ statements from api/api_sql.c, whatever the branch), and the DETAIL lines
 after them their parameters. This writes a pgbench script with the same SQL,
 each $n replaced by a pgbench variable (so `pgbench -M prepared` prepares
 the same text with parameters, as conduitd does), and a file of NAME=VALUE
-lines for pgbench -D. A NULL parameter becomes the literal NULL. Prints the
+lines for pgbench -D. A NULL parameter becomes the literal NULL; integer
+values are cast to int8 (the bench's text parameters are never all digits). Prints the
 number of statements; 0 when the request ran none (e.g. a cache hit).
 """
 
@@ -51,7 +52,9 @@ def main():
                 return "NULL"
             name = "s%dp%d" % (i, n)
             defines.append("%s=%s" % (name, value))
-            return ":" + name
+            # Integers (limit, offset, ids) get an explicit type, as conduitd
+            # declares its parameters: "LIMIT $2 + $3" needs one.
+            return ":" + name + ("::int8" if re.fullmatch(r"-?\d+", value) else "")
         lines.append(re.sub(r"\$(\d+)", var, sql).rstrip().rstrip(";") + ";")
     with open(out_script, "w") as f:
         f.write("\n".join(lines) + ("\n" if lines else ""))

@@ -16,6 +16,7 @@ if (!exists("runtitle")) runtitle = 'conduitd: cost per page against table size 
 
 stats datafile using 1 nooutput
 blocks = STATS_blocks
+colors = "#9400d3 #009e73 #56b4e9 #e69f00 #c8b400 #0072b2 #e51e10 #000000 #909090 #ff69b4 #8b4513 #00ced1"
 
 set terminal pngcairo size 1300,560 font "sans,10" noenhanced
 set output outfile
@@ -27,7 +28,7 @@ set format x "%.0s%c"
 set key outside right top
 set multiplot layout 1,2 title runtitle
 set title "CPU per request (conduitd + PostgreSQL), microseconds"
-plot for [i=0:blocks-1] datafile index i using 1:2 with linespoints lw 2 pt 7 title columnheader(1)
+plot for [i=0:blocks-1] datafile index i using 1:2 with linespoints lw 2 pt (i % 6 + 5) lc rgb word(colors, i % 12 + 1) title columnheader(1)
 set title "time per request of the whole box (1e6 / req/s at -c16), microseconds"
-plot for [i=0:blocks-1] datafile index i using 1:3 with linespoints lw 2 pt 7 title columnheader(1)
+plot for [i=0:blocks-1] datafile index i using 1:3 with linespoints lw 2 pt (i % 6 + 5) lc rgb word(colors, i % 12 + 1) title columnheader(1)
 unset multiplot
