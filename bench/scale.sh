@@ -21,7 +21,8 @@
 #     then the writes (POST /api/articles, favorite, follow) at -cC.
 #     CPU time of conduitd's processes and of PostgreSQL's, per request, from
 #     /proc around each run; each endpoint alone (median of 5 curl requests).
-# Then bench/scale_report.py prints the table and which targets hold, writes
+# EXPLAIN (ANALYZE, BUFFERS) of every endpoint's statements goes to
+# docs/bench-scale-explain.txt. Then bench/scale_report.py prints the table and which targets hold, writes
 # the data file (docs/bench-scale.dat) and, with gnuplot, the chart of cost
 # per page against table size (bench/scale_plot.gp -> docs/bench-scale.png).
 #
@@ -41,7 +42,9 @@
 # BENCH_OUT (docs/bench-scale.dat), BENCH_PNG (docs/bench-scale.png),
 # BENCH_LABEL (a name for the run in the data file, e.g. the revision).
 set -euo pipefail
-
+# The body is one compound command, parsed whole before it runs: editing this
+# file during a run cannot change what the run does.
+{
 root=$(cd "$(dirname "$0")/.." && pwd)
 duration="${BENCH_DURATION:-4}"
 conns="${BENCH_CONNECTIONS:-16}"
@@ -230,7 +233,7 @@ run_pgbench() {
     dir="$work/pgbench-$n-$lab-$mode"
     mkdir -p "$dir"
     pg0=$(cpu_ticks "$postmaster")
-    if ! (cd "$dir" && pgbench -n -M prepared -c "$conns" -j 2 -T "$duration" -l \
+    if ! (cd "$dir" && PGOPTIONS="-c plan_cache_mode=force_generic_plan" pgbench -n -M prepared -c "$conns" -j 2 -T "$duration" -l \
         --log-prefix=tx "$@") >"$dir/out.txt" 2>&1; then
         echo "bench: pgbench failed for $lab (see below); no floor" >&2
         tail -n 5 "$dir/out.txt" >&2
@@ -294,7 +297,7 @@ EOF
 
     # ---- users, then the floors (statements logged by one capture server) ---
     "${psql_admin[@]}" -c "ALTER DATABASE $db SET log_min_duration_statement = 0" >/dev/null
-    start_server capture 0 "$db" 1
+    CONDUIT_STATEMENT_TIMEOUT_MS=60000 start_server capture 0 "$db" 1
     # shellcheck disable=SC2154 # set by start_server through printf -v
     python3 "$root/bench/scale_users.py" "$url_capture" "$work/users.json"
     reader=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["reader_token"])' "$work/users.json")
@@ -308,7 +311,7 @@ EOF
         sleep 0.2
         start=$(stat -c %s "$pg_log")
         curl -fsS -o /dev/null "${hdr[@]}" "$url_capture$first" ||
-            { echo "bench: $lab failed: $first" >&2; exit 1; }
+            echo "bench: $lab failed on the capture server (its floor is what ran): $first" >&2
         sleep 0.3
         end=$(stat -c %s "$pg_log")
         stmts=$(python3 "$root/bench/scale_floor.py" "$pg_log" "$start" "$end" \
@@ -344,6 +347,13 @@ EOF
         fi
     done <"$work/endpoints"
     run_pgbench "$n" pgbench_S after -S "$pgbench_db"
+    # Where the time goes: each endpoint's statements under EXPLAIN (ANALYZE, BUFFERS).
+    while read -r lab path tok; do
+        [ -s "$work/floor-$lab.sql" ] || continue
+        echo "=== $n articles, $lab: $path"
+        python3 "$root/bench/scale_floor.py" --explain "$work/floor-$lab.sql" "$work/floor-$lab.defines" |
+            psql "${DATABASE_URL%/*}/$db" -X -q 2>&1
+    done <"$work/endpoints" >>"$work/explain"
     for w in article favorite follow; do
         targets=$n
         [ "$w" = follow ] && targets=$((n / 10))
@@ -362,7 +372,11 @@ python3 "$root/bench/scale_report.py" "$results" "$work/stmts" "$work/seeds" "$o
     "label=$label" "duration=$duration" "connections=$conns" "workers=$workers" \
     "ticks=$(getconf CLK_TCK)"
 cp "$results" "${out%.dat}.raw"
+cp "$work/explain" "${out%.dat}-explain.txt"
+echo "bench: plans in ${out%.dat}-explain.txt"
 if command -v gnuplot >/dev/null; then
     gnuplot -e "datafile='${out%.dat}-cost.dat'; outfile='$png'; runtitle='conduitd $label: cost per page against table size (cache off, one run)'" "$root/bench/scale_plot.gp"
     echo "bench: chart in $png"
 fi
+exit 0
+}

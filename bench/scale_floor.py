@@ -2,6 +2,7 @@
 """scale_floor.py: turn the statements one API request ran into a pgbench script.
 
     bench/scale_floor.py PG_LOG START END OUT_SCRIPT OUT_DEFINES
+    bench/scale_floor.py --explain SCRIPT DEFINES   (EXPLAIN statements on stdout)
 
 bench/scale.sh serves one request with log_min_duration_statement = 0 set on
 the database, and passes the byte range of the PostgreSQL log it wrote. The
@@ -23,7 +24,32 @@ EXECUTE = re.compile(r"duration: [\d.]+ ms  execute [^:]+: (.*)$")
 PARAM = re.compile(r"\$(\d+) = (NULL|'((?:[^']|'')*)')")
 
 
+def explain(script, defines):
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement of a floor script, run as
+    conduitd runs it: prepared, with a generic plan (db.c sets
+    plan_cache_mode = force_generic_plan), the same parameter values."""
+    values = {}
+    for line in open(defines):
+        if "=" in line:
+            k, v = line.rstrip("\n").split("=", 1)
+            values[k] = v
+    print("SET plan_cache_mode = force_generic_plan;")
+    for i, sql in enumerate(open(script), 1):
+        args = []
+        def param(m):
+            args.append("'" + values[m.group(1)].replace("'", "''") + "'")
+            return "$%d" % len(args)
+        sql = re.sub(r":(s\d+p\d+)", param, sql.strip().rstrip(";"))
+        print("PREPARE floor%d AS %s;" % (i, sql))
+        print("EXPLAIN (ANALYZE, BUFFERS) EXECUTE floor%d%s;"
+              % (i, "(" + ", ".join(args) + ")" if args else ""))
+        print("DEALLOCATE floor%d;" % i)
+
+
 def main():
+    if sys.argv[1] == "--explain":
+        explain(sys.argv[2], sys.argv[3])
+        return
     log, start, end, out_script, out_defines = sys.argv[1:6]
     with open(log, "rb") as f:
         f.seek(int(start))
