@@ -5,9 +5,14 @@
 # test/conformance.sh and bench/ are run outside `make check` (script/test,
 # bench/api_vs_pgbench.sh); they are listed here so `make dist` ships them.
 if HAVE_CHECK
-check_PROGRAMS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password
-TESTS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password
+check_PROGRAMS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password \
+	test/check_migrate_file
+TESTS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password \
+	test/check_migrate_file
 endif
+test_check_migrate_file_SOURCES = test/check_migrate_file.c test/suite_main.h
+test_check_migrate_file_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_check_migrate_file_LDADD = store/libstore.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
 test_check_jwt_SOURCES = test/check_jwt.c test/suite_main.h
 test_check_jwt_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_jwt_LDADD = common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
@@ -31,6 +36,7 @@ api_integration_tests = \
 	test/api/cache_refusal.py \
 	test/api/listcost.py \
 	test/api/counts.py \
+	test/api/online_migrate.py \
 	test/api/tokens.py \
 	test/api/badinput.py \
 	test/api/cors.py \
