@@ -65,6 +65,7 @@ struct cache {
     struct sb_cache_trust own_trust;
     struct event ev_tick; /* CACHE_PROBE_MS: bump retry or write probe */
     bool bumping;         /* an epoch bump is in flight */
+    bool initing;         /* a counter init is in flight */
     int scripts_loaded;   /* handshake: SCRIPT LOAD answers so far */
     char sha[CACHE_SCRIPT__COUNT][41];
 };
@@ -167,6 +168,7 @@ static void cache_set_down(struct cache *c, const char *why)
     c->state = CACHE_DOWN;
     c->ac = NULL;
     c->bumping = false;
+    c->initing = false;
     cache_publish(c);
     cache_count_error(c);
     /* The server may come back restarted, with data older than writes
@@ -331,13 +333,44 @@ static void cache_on_bump(const redisReply *reply, void *arg)
                  reply->integer);
 }
 
+/* The counters' TTL as text into buf. */
+static const char *cache_counter_ttl(char buf[16])
+{
+    snprintf(buf, 16, "%d", CACHE_COUNTER_TTL_S);
+    return buf;
+}
+
+/* Reply to a counter init. */
+static void cache_on_init(const redisReply *reply, void *arg)
+{
+    struct cache *c = arg;
+
+    (void)reply;
+    c->initing = false;
+}
+
+/* A reader found the epoch or the lists generation missing: recreate it
+ * (one init of ours in flight at most). */
+static void cache_init_counters(struct cache *c)
+{
+    char ttl[16];
+    const char *argv[3] = {cache_counter_ttl(ttl), CACHE_EPOCH_KEY, CACHE_GEN_LISTS};
+    size_t lens[3] = {strlen(ttl), strlen(CACHE_EPOCH_KEY), strlen(CACHE_GEN_LISTS)};
+
+    if (c->initing || c->state != CACHE_UP)
+        return;
+    if (cache_eval(c, CACHE_SCRIPT_INIT, 3, argv, lens, cache_on_init, c) == 0)
+        c->initing = true;
+}
+
 /* Bump the epoch (and the generations) if the cache is not trusted and no
  * bump of ours is in flight. */
 static void cache_try_bump(struct cache *c)
 {
     struct cache_bump_op *op;
-    const char *argv[2] = {CACHE_EPOCH_KEY, CACHE_GEN_LISTS};
-    size_t lens[2] = {strlen(CACHE_EPOCH_KEY), strlen(CACHE_GEN_LISTS)};
+    char ttl[16];
+    const char *argv[3] = {cache_counter_ttl(ttl), CACHE_EPOCH_KEY, CACHE_GEN_LISTS};
+    size_t lens[3] = {strlen(ttl), strlen(CACHE_EPOCH_KEY), strlen(CACHE_GEN_LISTS)};
 
     if (c->ttl_s <= 0 || c->state != CACHE_UP || c->bumping || cache_trust_ok(c->trust))
         return;
@@ -346,7 +379,7 @@ static void cache_try_bump(struct cache *c)
         return;
     op->c = c;
     op->seen = __atomic_load_n(&c->trust->distrusted, __ATOMIC_ACQUIRE);
-    if (cache_eval(c, CACHE_SCRIPT_BUMP, 2, argv, lens, cache_on_bump, op) != 0) {
+    if (cache_eval(c, CACHE_SCRIPT_BUMP, 3, argv, lens, cache_on_bump, op) != 0) {
         free(op);
         return;
     }
@@ -706,12 +739,16 @@ static bool cache_parse_read(struct cache *c, const redisReply *reply, struct ca
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
         return false;
     if (reply->element[0]->type != REDIS_REPLY_STRING) {
-        cache_distrust(c, "the epoch is missing");
+        cache_init_counters(c); /* the epoch is missing */
         return false;
     }
     cache_copy_reply(lk->ns, sizeof(lk->ns), reply->element[0]);
     if (reply->elements < 2 || lk->ns[0] == '\0')
         return false;
+    if (reply->element[1]->type != REDIS_REPLY_STRING) {
+        cache_init_counters(c); /* the generation is missing */
+        return false;
+    }
     cache_copy_reply(lk->key, sizeof(lk->key), reply->element[1]);
     if (reply->elements < 3 || !cache_is_value(reply->element[2]))
         return false;
@@ -888,9 +925,9 @@ int cache_invalidate(struct cache *c, const char *const *names, const size_t *nl
                      const char *const *gens, int ngens, cache_done_fn fn, void *arg)
 {
     struct cache_inval_op *op;
-    char ttl[16], count[16];
-    const char *argv[4 + CACHE_INVALIDATE_MAX + 2];
-    size_t lens[4 + CACHE_INVALIDATE_MAX + 2];
+    char ttl[16], count[16], counter_ttl[16];
+    const char *argv[5 + CACHE_INVALIDATE_MAX + 2];
+    size_t lens[5 + CACHE_INVALIDATE_MAX + 2];
     int argc = 0;
 
     if (c == NULL || c->ttl_s <= 0 || n < 0 || ngens < 0 || n + ngens == 0)
@@ -913,6 +950,7 @@ int cache_invalidate(struct cache *c, const char *const *names, const size_t *nl
     op->arg = arg;
     snprintf(ttl, sizeof(ttl), "%d", CACHE_TOMBSTONE_S);
     snprintf(count, sizeof(count), "%d", n);
+    argv[argc++] = cache_counter_ttl(counter_ttl);
     argv[argc++] = CACHE_KEY_PREFIX;
     argv[argc++] = CACHE_EPOCH_KEY;
     argv[argc++] = ttl;

@@ -49,8 +49,11 @@
  * one command whatever the size of the keyspace; never KEYS or SCAN); once
  * a bump sent after the latest loss succeeds, every entry any worker or pod
  * could have left stale is unreachable and the cache is trusted again.
- * Counters that are missing (evicted, or a new Redis) restart from the
- * server's clock in microseconds, above any value used before.
+ * Counters expire CACHE_COUNTER_TTL_S after the last write that touched
+ * them, like everything conduitd stores in Redis; one that is missing
+ * (expired, evicted, a new Redis) is recreated from the server's clock in
+ * microseconds, above any value used before, by the next write or by a
+ * reader that found it missing (that read is a miss and fills nothing).
  */
 #ifndef CONDUIT_CACHE_H
 #define CONDUIT_CACHE_H
@@ -71,7 +74,8 @@ struct redisReply;
 #define CACHE_EPOCH_KEY      "conduit:v1:epoch"
 #define CACHE_GEN_LISTS      "conduit:v1:gen:lists" /* list pages and the tag list */
 #define CACHE_PROBE_KEY      "conduit:v1:probe"
-#define CACHE_PROBE_MS       1000 /* write probe and epoch-bump retry period */
+#define CACHE_PROBE_MS       1000        /* write probe and epoch-bump retry period */
+#define CACHE_COUNTER_TTL_S  (7 * 86400) /* epoch and generations, refreshed by writes */
 #define CACHE_KEY_MAX        400
 #define CACHE_NS_MAX         96
 

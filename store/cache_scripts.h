@@ -11,13 +11,15 @@ enum cache_script {
      * {namespace, key, value, linked value} with nil for what is missing,
      * or {nil} when the epoch itself is missing. Read-only. */
     CACHE_SCRIPT_READ,
-    /* ARGV: prefix, epoch key, tombstone seconds, n, n names, generation
-     * keys. Tombstones the names in the current namespace, then bumps the
-     * generations. Returns n. */
+    /* ARGV: counter TTL, prefix, epoch key, tombstone seconds, n, n names,
+     * generation keys. Tombstones the names in the current namespace, then
+     * bumps the generations. Returns n. */
     CACHE_SCRIPT_INVALIDATE,
-    /* ARGV: epoch key, generation keys. Bumps them all; returns the new
-     * epoch. */
+    /* ARGV: counter TTL, epoch key, generation keys. Bumps them all;
+     * returns the new epoch. */
     CACHE_SCRIPT_BUMP,
+    /* ARGV: counter TTL, counter keys. Creates those that are missing. */
+    CACHE_SCRIPT_INIT,
     CACHE_SCRIPT__COUNT
 };
 

@@ -149,6 +149,8 @@ START_TEST(test_structure)
                           "conduitd_db_pool_connections",
                           "conduitd_redis_errors_total",
                           "conduitd_cache_requests_total",
+                          "conduitd_cache_distrust_episodes_total",
+                          "conduitd_cache_trusted",
                           "conduitd_rate_limited_total",
                           "process_resident_memory_bytes",
                           "process_cpu_seconds_total",
@@ -329,6 +331,28 @@ START_TEST(test_fold_keeps_rendered_counters)
 }
 END_TEST
 
+START_TEST(test_cache_trust)
+{
+    char *text;
+
+    /* Distrusted until the first epoch bump (store/cache.h). */
+    text = render();
+    ck_assert_ptr_nonnull(strstr(text, "\nconduitd_cache_trusted 0\n"));
+    free(text);
+    sb->cache_trust.trusted = 1;
+    sb_inc(&sb->slots[0].c.cache_distrust_episodes, 2);
+    sb_inc(&sb->slots[1].c.cache_distrust_episodes, 1);
+    text = render();
+    ck_assert_ptr_nonnull(strstr(text, "\nconduitd_cache_trusted 1\n"));
+    ck_assert_ptr_nonnull(strstr(text, "\nconduitd_cache_distrust_episodes_total 3\n"));
+    free(text);
+    sb->cache_trust.distrusted = 1;
+    text = render();
+    ck_assert_ptr_nonnull(strstr(text, "\nconduitd_cache_trusted 0\n"));
+    free(text);
+}
+END_TEST
+
 START_TEST(test_promtool)
 {
     char path[] = "/tmp/check_metrics_XXXXXX";
@@ -374,6 +398,7 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_escaping);
     tcase_add_test(tc, test_process_and_workers);
     tcase_add_test(tc, test_fold_keeps_rendered_counters);
+    tcase_add_test(tc, test_cache_trust);
     tcase_add_test(tc, test_promtool);
     suite_add_tcase(s, tc);
     return s;
