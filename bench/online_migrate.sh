@@ -2,11 +2,13 @@
 # bench/online_migrate.sh: `conduitd migrate` of the new migrations against a
 # large database at the old schema while read/write load runs (issue 9, 4).
 #
-#   CONDUITD=NEW CONDUITD_OLD=OLD bench/online_migrate.sh [--articles N] [--old-upto V]
+#   CONDUITD=NEW CONDUITD_OLD=OLD bench/online_migrate.sh [--articles N] [--old-upto V] [--reuse DB]
 #
 #  1. bench/scale.sh --seed-only: database conduit_online with N articles
 #     (default 1,000,000) at the schema of migrations <= V (default 0002:
-#     what main had before issue 9), VACUUM ANALYZE.
+#     what main had before issue 9), VACUUM ANALYZE. --reuse DB: take DB as it is
+#     instead (seeded at the old schema, e.g. by bench/scale.sh --migrations-upto
+#     0002; it gets migrated).
 #  2. The OLD conduitd serves it (2 workers, cache off: every read reaches
 #     PostgreSQL), as the running release does during a rollout.
 #  3. Baseline: wrk -t1 -c16 of bench/wrk_scale_write.lua's "online" mix
@@ -31,6 +33,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 n=1000000
 old_upto=0002
+reuse=""
 baseline="${BASELINE:-10}"
 conns="${BENCH_CONNECTIONS:-16}"
 workers="${BENCH_WORKERS:-2}"
@@ -38,13 +41,14 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --articles) n="$2"; shift 2 ;;
     --old-upto) old_upto="$2"; shift 2 ;;
+    --reuse) reuse="$2"; shift 2 ;;
     *) echo "usage: CONDUITD=NEW CONDUITD_OLD=OLD bench/online_migrate.sh [--articles N] [--old-upto V]" >&2
        exit 2 ;;
     esac
 done
 new="${CONDUITD:?CONDUITD: the conduitd whose migrations are applied}"
 old="${CONDUITD_OLD:?CONDUITD_OLD: the conduitd of the old schema, serving during the migration}"
-db=conduit_online
+db="${reuse:-conduit_online}"
 
 eval "$("$root/script/services" start)"
 db_url="${DATABASE_URL%/*}/$db"
@@ -64,7 +68,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-CONDUITD="$new" "$root/bench/scale.sh" --seed-only "$db" --articles "$n" --migrations-upto "$old_upto"
+if [ -z "$reuse" ]; then
+    CONDUITD="$new" "$root/bench/scale.sh" --seed-only "$db" --articles "$n" --migrations-upto "$old_upto"
+else
+    n=$(psql "$db_url" -X -tAc "SELECT count(*) FROM articles")
+    echo "bench: reusing $db ($n articles)"
+fi
 psql "$db_url" -X -tAc "SELECT 'bench: schema before: ' || string_agg(version, ' ' ORDER BY version) FROM schema_migrations"
 
 free_port() {

@@ -92,7 +92,7 @@ def main():
             if main_row is None:
                 continue
             def fmt(x, f):
-                return f % x if x is not None else "-"
+                return f % x if x is not None and x is not False else "-"
             base = ""
             if baseline:
                 b = baseline.get((n, lab, "cache_off" if off else "cache_on"))
@@ -101,7 +101,7 @@ def main():
                 lab,
                 fmt(off and off["rps"], "%.0f"), fmt(off and off["p99"], "%.1f"),
                 fmt(off and off["rps"] / yard[n], "%.3f"),
-                fmt(off and fl and off["rps"] / fl["rps"], "%.2f"),
+                fmt(off and fl and fl["rps"] > 0 and off["rps"] / fl["rps"], "%.2f"),
                 fmt(main_row["alone"], "%.1f"),
                 fmt(on and on["rps"], "%.0f"), fmt(on and on["p99"], "%.1f"),
                 fmt(on and on["rps"] / yard[n], "%.3f"),
@@ -124,7 +124,7 @@ def main():
         for lab in READS:
             a, b = get(small, lab, "cache_off"), get(big, lab, "cache_off")
             if a and b:
-                g = a["rps"] / b["rps"]
+                g = a["rps"] / b["rps"] if b["rps"] > 0 else float("inf")
                 checks.append((g <= 1.5, "cost %s -> %s of %-12s grows <= 1.5x: %.2fx"
                                " (CPU us per request %.0f -> %.0f)"
                                % (format(small, ","), format(big, ","), lab, g,
@@ -164,7 +164,7 @@ def main():
                 n, lab, mode, r["rps"], r["p99"], r["max"],
                 "%.1f" % r["alone"] if r["alone"] is not None else "-",
                 r["cd_us"], r["pg_us"], r["rps"] / yard[n],
-                "%.3f" % (r["rps"] / fl["rps"]) if fl and mode != "floor" else "-",
+                "%.3f" % (r["rps"] / fl["rps"]) if fl and fl["rps"] > 0 and mode != "floor" else "-",
                 r["err"], stmts.get((n, lab), "-")))
     cost = out[:-4] + "-cost.dat" if out.endswith(".dat") else out + "-cost"
     with open(cost, "w") as f:
@@ -178,7 +178,9 @@ def main():
             f.write(("" if first else "\n\n") + "%s\n" % lab)
             first = False
             for n, r in pts:
-                f.write("%d %.1f %.1f %.1f\n" % (n, r["cd_us"] + r["pg_us"], 1e6 / r["rps"], r["rps"]))
+                if r["rps"] > 0:
+                    f.write("%d %.1f %.1f %.1f\n" % (n, r["cd_us"] + r["pg_us"], 1e6 / r["rps"],
+                                                      r["rps"]))
     print("bench: data in %s and %s" % (out, cost))
 
 
