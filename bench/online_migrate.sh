@@ -71,7 +71,8 @@ trap 'exit 130' INT TERM
 if [ -z "$reuse" ]; then
     CONDUITD="$new" "$root/bench/scale.sh" --seed-only "$db" --articles "$n" --migrations-upto "$old_upto"
 else
-    n=$(psql "$db_url" -X -tAc "SELECT count(*) FROM articles")
+    # The seeded articles (article-<id>, users N/10), not those later runs wrote.
+    n=$(psql "$db_url" -X -tAc "SELECT count(*) FROM articles WHERE slug ~ '^article-[0-9]+$'")
     echo "bench: reusing $db ($n articles)"
 fi
 psql "$db_url" -X -tAc "SELECT 'bench: schema before: ' || string_agg(version, ' ' ORDER BY version) FROM schema_migrations"

@@ -7,7 +7,7 @@ The SQL seed (bench/scale_seed.sql) writes users that cannot log in (no real
 password hash). This registers two that can: scale_reader, who then follows
 user1..user<FOLLOW> (the most prolific authors of the seed, so the feed has
 many articles to choose from), and scale_writer, whose token the write load
-uses. Writes OUT.json: {"reader_token": ..., "writer_token": ...}. Every
+uses (on a database where they exist already, it logs them in). Writes OUT.json: {"reader_token": ..., "writer_token": ...}. Every
 request must succeed, or it stops with the failing exchange.
 
 Relies on: a conduitd whose auth rate limit allows two registrations.
@@ -21,8 +21,9 @@ import sys
 import urllib.parse
 
 
-def call(conn, method, path, body=None, token=None):
-    """One request on a keep-alive connection; the decoded JSON answer."""
+def call(conn, method, path, body=None, token=None, allow=()):
+    """One request on a keep-alive connection; the decoded JSON answer (None
+    for a status in allow)."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = "Token " + token
@@ -30,6 +31,8 @@ def call(conn, method, path, body=None, token=None):
     conn.request(method, path, body=data, headers=headers)
     r = conn.getresponse()
     raw = r.read()
+    if r.status in allow:
+        return None
     if r.status not in (200, 201):
         sys.exit("scale_users: %s %s -> %d %s" % (method, path, r.status, raw[:300]))
     return json.loads(raw) if raw else None
@@ -46,7 +49,11 @@ def main():
     tokens = {}
     for name in ("scale_reader", "scale_writer"):
         doc = call(conn, "POST", "/api/users", {"user": {
-            "username": name, "email": name + "@example.com", "password": "scale-password"}})
+            "username": name, "email": name + "@example.com", "password": "scale-password"}},
+            allow=(409,))
+        if doc is None:  # registered by an earlier run on this database
+            doc = call(conn, "POST", "/api/users/login", {"user": {
+                "email": name + "@example.com", "password": "scale-password"}})
         tokens[name] = doc["user"]["token"]
     for i in range(1, args.follow + 1):
         call(conn, "POST", "/api/profiles/user%d/follow" % i, token=tokens["scale_reader"])
