@@ -18,7 +18,9 @@
 #  4. The same load again, and after 3 s the NEW conduitd's `migrate` with
 #     every migration of the tree; the load stops 3 s after it ends. Reports
 #     failed requests (non-2xx, socket errors, timeouts at 10 s) and the
-#     slowest request, against the target: none failed, none over 1 s.
+#     slowest request, against the target: none failed, none over 1 s; and
+#     the server's own count of that window from /metrics (answers by status
+#     class, answers slower than 1 s).
 #  5. Checks the result: every migration recorded, the kept counts equal to
 #     count(*) of their filter (all, tag1, author user1, favorited user2, when
 #     the schema keeps them), no NULL in the backfilled columns.
@@ -96,6 +98,7 @@ start_server() {
     for _ in $(seq 1 100); do
         if curl -fsS "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1; then
             url="http://127.0.0.1:$port"
+            admin_url="http://127.0.0.1:$admin"
             return 0
         fi
         sleep 0.1
@@ -123,6 +126,8 @@ echo "bench: the same load while \`conduitd migrate\` runs"
 wrk -t1 -c"$conns" -d3600s --timeout 10s -s "$root/bench/wrk_scale_write.lua" "$url" \
     -- online "$token" "$n" 1 >"$work/during.txt" 2>&1 &
 wrk_pid=$!
+pids+=("$wrk_pid")
+curl -fsS "$admin_url/metrics" >"$work/metrics-before.txt"
 sleep 3
 mig_start=$(date +%s.%N)
 mig_status=0
@@ -130,8 +135,32 @@ DATABASE_URL="$db_url" CONDUIT_MIGRATIONS_DIR="$root/migrations" "$new" migrate 
     >"$work/migrate.log" 2>&1 || mig_status=$?
 mig_end=$(date +%s.%N)
 sleep 3
+curl -fsS "$admin_url/metrics" >"$work/metrics-after.txt"
 kill -INT "$wrk_pid"
 wait "$wrk_pid" || true
+# The server's own view of the migration window (metrics after minus before):
+# answers by status class, and answers slower than 1 s (duration histogram).
+python3 - "$work/metrics-before.txt" "$work/metrics-after.txt" <<'PYEOF' | sed 's/^/bench: server: /'
+import re, sys
+def read(path):
+    codes, slow, total = {}, 0.0, 0.0
+    for line in open(path):
+        m = re.match(r'http_requests_total\{.*code="(\d)\d\d"\} (\S+)', line)
+        if m:
+            codes[m.group(1)] = codes.get(m.group(1), 0) + float(m.group(2))
+        m = re.match(r'http_request_duration_seconds_bucket\{.*le="(1|\+Inf)"\} (\S+)', line)
+        if m:
+            if m.group(1) == "1":
+                slow -= float(m.group(2))
+            else:
+                slow += float(m.group(2))
+                total += float(m.group(2))
+    return codes, slow, total
+b, a = read(sys.argv[1]), read(sys.argv[2])
+print("answers during the migration by status: " + ", ".join(
+    "%sxx %d" % (k, a[0].get(k, 0) - b[0].get(k, 0)) for k in sorted(set(a[0]) | set(b[0]))))
+print("answers slower than 1 s: %d of %d" % (a[1] - b[1], a[2] - b[2]))
+PYEOF
 sed 's/^/bench: migrate: /' "$work/migrate.log" | cut -c1-220
 [ "$mig_status" = 0 ] || { echo "bench: conduitd migrate failed ($mig_status)" >&2; exit 1; }
 grep -q '^RESULT' "$work/during.txt" || { cat "$work/during.txt" >&2; exit 1; }
