@@ -67,7 +67,10 @@ while [ $# -gt 0 ]; do
 done
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 1000000)
 for n in "${sizes[@]}"; do
-    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1000 ] || { echo "bench: --articles must be >= 1000" >&2; exit 2; }
+    if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1000 ]; then
+        echo "bench: --articles must be >= 1000" >&2
+        exit 2
+    fi
 done
 
 for tool in wrk pgbench psql curl python3; do
@@ -78,7 +81,7 @@ pg_port="${CONDUIT_PG_PORT:-54329}"
 run_dir="${CONDUIT_RUN_DIR:-$root/.run}"
 pg_log="$run_dir/postgres.log"
 postmaster=$(head -n 1 "$run_dir/pgdata/postmaster.pid")
-redis_url="$REDIS_URL"
+redis_url="${REDIS_URL:?script/services sets REDIS_URL}"
 admin_url="postgresql://postgres@127.0.0.1:$pg_port"
 psql_admin=(env PGOPTIONS="-c client_min_messages=warning" psql "$admin_url/postgres" -X -q -v ON_ERROR_STOP=1)
 conduitd="${CONDUITD:-}"
@@ -250,9 +253,9 @@ run_pgbench() {
 
 # alone_ms URL [TOKEN]: median time of 5 requests one at a time, in ms.
 alone_ms() {
-    local i hdr=()
+    local hdr=()
     [ -n "${2:-}" ] && hdr=(-H "Authorization: Token $2")
-    for i in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
         curl -sS -o /dev/null -w '%{time_total}\n' "${hdr[@]}" "$1"
     done | sort -n | sed -n 3p | awk '{ printf "%.1f", $1 * 1000 }'
 }
@@ -354,6 +357,7 @@ EOF
         python3 "$root/bench/scale_floor.py" --explain "$work/floor-$lab.sql" "$work/floor-$lab.defines" |
             psql "${DATABASE_URL%/*}/$db" -X -q 2>&1
     done <"$work/endpoints" >>"$work/explain"
+    # shellcheck disable=SC2154 # url_on, pid_on: set by start_server through printf -v
     for w in article favorite follow; do
         targets=$n
         [ "$w" = follow ] && targets=$((n / 10))
