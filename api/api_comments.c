@@ -5,7 +5,8 @@
  * Each route is one statement that also tells whether the article exists
  * (404 {"errors":{"article":["not found"]}}), and for deletes whether the
  * comment exists on that article (404 "comment") and who wrote it (403
- * "comment" "forbidden" for anyone else). Comments come oldest first.
+ * "comment" "forbidden" for anyone else). Comments come oldest first: the
+ * newest API_COMMENTS_MAX of them (the bound on one answer, api_sql.c).
  * Comments are not cached.
  */
 #include "config.h"

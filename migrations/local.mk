@@ -3,4 +3,5 @@
 dist_migrations_DATA += migrations/0001_init.sql migrations/0002_article_counters.sql \
 	migrations/0003_article_counts.sql migrations/0004_article_counts_backfill.sql \
 	migrations/0005_list_order_columns.sql migrations/0006_list_order_backfill.sql \
-	migrations/0007_list_indexes.sql migrations/0008_list_autovacuum.sql
+	migrations/0007_list_indexes.sql migrations/0008_list_autovacuum.sql \
+	migrations/0009_article_counts_row_triggers.sql

@@ -37,6 +37,7 @@ api_integration_tests = \
 	test/api/listcost.py \
 	test/api/counts.py \
 	test/api/online_migrate.py \
+	test/api/comment_bound.py \
 	test/api/tokens.py \
 	test/api/badinput.py \
 	test/api/cors.py \
