@@ -300,7 +300,8 @@ static void metrics_dependencies(struct mbuf *b, const struct scoreboard *sb,
     mbuf_printf(b, "conduitd_cache_requests_total{result=\"miss\"} %llu\n",
                 (unsigned long long)c->cache_misses);
     mbuf_family(b, "conduitd_cache_distrust_episodes_total", "counter",
-                "Times the workers stopped trusting the Redis cache (a lost invalidation).");
+                "Times the workers stopped trusting the Redis cache (a failed invalidation, a "
+                "lost connection, refused writes).");
     mbuf_printf(b, "conduitd_cache_distrust_episodes_total %llu\n",
                 (unsigned long long)c->cache_distrust_episodes);
     mbuf_family(b, "conduitd_cache_trusted", "gauge",

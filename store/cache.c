@@ -1,6 +1,8 @@
 /*
- * cache.c: Redis through hiredis's async API and libevent adapter, with
- * client-side timeouts, reconnects, and the cache protocol (see cache.h).
+ * cache.c: the worker's Redis connection through hiredis's async API and
+ * libevent adapter: handshake (AUTH, SELECT, PING, SCRIPT LOAD), commands
+ * with client-side timeouts, reconnects with back-off (see cache.h). The
+ * protocol on top is in cache_entries.c, trust in cache_trust.c.
  *
  * hiredis calls a command's callback exactly once: with the reply, or with
  * NULL when the context is freed or disconnects. Each command carries a
@@ -8,14 +10,11 @@
  * answers the caller, and the command memory is freed only in hiredis's
  * callback, when nothing can refer to it any more.
  *
- * Trust (cache.h) is two counters shared by every worker; cache_distrust()
- * and cache_on_bump() are the only places that move them. A timer per
- * worker (CACHE_PROBE_MS) retries the epoch bump while the cache is not
- * trusted and otherwise sends a one-key write probe, so a Redis that starts
- * refusing writes is noticed even by a process that never invalidates.
+ * A connection lost while up withdraws trust (cache_distrust): the server
+ * may come back with data older than writes it never saw.
  *
  * Relies on hiredis 0.14 (async.h, adapters/libevent.h), libevent,
- * scoreboard.h, log.h, cache_scripts.h.
+ * scoreboard.h, log.h, cache_internal.h.
  */
 #include "config.h"
 
@@ -27,48 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-#include <event2/event_struct.h>
 #include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 
-#include "cache.h"
-#include "cache_scripts.h"
+#include "cache_internal.h"
 #include "log.h"
-#include "scoreboard.h"
 
 #define CACHE_CONNECT_TIMEOUT_MS 1000
 #define CACHE_BACKOFF_MIN_MS     100
 #define CACHE_BACKOFF_MAX_MS     2000
-#define CACHE_TOMBSTONE          "-"
-
-/* The connection's life. */
-enum cache_state {
-    CACHE_DOWN,       /* no context; a reconnect is scheduled */
-    CACHE_CONNECTING, /* context made, waiting for the handshake (PING, SCRIPT LOAD) */
-    CACHE_UP,         /* PING answered; commands go out */
-};
-
-struct cache {
-    struct event_base *base;
-    struct sb_slot *slot;
-    struct cache_target target;
-    int ttl_s;
-    redisAsyncContext *ac;
-    enum cache_state state;
-    struct event ev_timer; /* reconnect back-off, or connect timeout */
-    int backoff_ms;
-    bool failing;                 /* the current outage has been logged */
-    bool stopping;                /* cache_free in progress */
-    struct sb_cache_trust *trust; /* shared, or &own_trust */
-    struct sb_cache_trust own_trust;
-    struct event ev_tick; /* CACHE_PROBE_MS: bump retry or write probe */
-    bool bumping;         /* an epoch bump is in flight */
-    bool initing;         /* a counter init is in flight */
-    int scripts_loaded;   /* handshake: SCRIPT LOAD answers so far */
-    char sha[CACHE_SCRIPT__COUNT][41];
-};
 
 struct cache_cmd {
     struct cache *c;
@@ -78,68 +43,13 @@ struct cache_cmd {
     bool answered;
 };
 
-/* Context for one cache_get. */
-struct cache_get_op {
-    struct cache *c;
-    struct cache_lookup *lk;
-    cache_get_fn fn;
-    void *arg;
-};
-
-/* Context for one cache_invalidate. */
-struct cache_inval_op {
-    struct cache *c;
-    cache_done_fn fn;
-    void *arg;
-};
-
-/* Context for one epoch bump: the distrusted count it answers for. */
-struct cache_bump_op {
-    struct cache *c;
-    uint64_t seen;
-};
-
 static void cache_connect(struct cache *c);
-static void cache_try_bump(struct cache *c);
 
 /* Count a Redis failure. */
 static void cache_count_error(struct cache *c)
 {
     if (c->slot != NULL)
         sb_inc(&c->slot->c.redis_errors, 1);
-}
-
-/* The cache may be used: trusted past the latest loss. */
-static bool cache_trust_ok(const struct sb_cache_trust *t)
-{
-    return __atomic_load_n(&t->trusted, __ATOMIC_ACQUIRE) >
-           __atomic_load_n(&t->distrusted, __ATOMIC_ACQUIRE);
-}
-
-bool cache_trusted(const struct cache *c)
-{
-    return c != NULL && cache_trust_ok(c->trust);
-}
-
-/* Stop trusting the cache, for every worker: counted and logged by the
- * worker that ends a trusted streak. */
-static void cache_distrust(struct cache *c, const char *why)
-{
-    uint64_t before = __atomic_fetch_add(&c->trust->distrusted, 1, __ATOMIC_ACQ_REL);
-
-    if (c->ttl_s <= 0)
-        return;
-    if (__atomic_load_n(&c->trust->trusted, __ATOMIC_ACQUIRE) > before) {
-        if (c->slot != NULL)
-            sb_inc(&c->slot->c.cache_distrust_episodes, 1);
-        char msg[256];
-        log_json_escape(msg, sizeof(msg), why);
-        log_warn("redis: cache no longer trusted; reading PostgreSQL until the epoch is bumped",
-                 "\"why\":\"%s\"", msg);
-    }
-    /* Often the bump works at once (a missing epoch, a lost reply); if not,
-     * the timer tries again. */
-    cache_try_bump(c);
 }
 
 /* Publish up/down to the scoreboard. */
@@ -292,8 +202,8 @@ bool cache_up(const struct cache *c)
 }
 
 /* Run script i with argc arguments (after EVALSHA sha 0). */
-static int cache_eval(struct cache *c, enum cache_script i, int argc, const char **argv,
-                      const size_t *lens, cache_reply_fn fn, void *arg)
+int cache_eval(struct cache *c, enum cache_script i, int argc, const char **argv,
+               const size_t *lens, cache_reply_fn fn, void *arg)
 {
     const char *av[24];
     size_t al[24];
@@ -311,107 +221,6 @@ static int cache_eval(struct cache *c, enum cache_script i, int argc, const char
         al[k + 3] = lens[k];
     }
     return cache_command(c, argc + 3, av, al, fn, arg);
-}
-
-/* Reply to an epoch bump: trust what was distrusted when it was sent. */
-static void cache_on_bump(const redisReply *reply, void *arg)
-{
-    struct cache_bump_op *op = arg;
-    struct cache *c = op->c;
-    uint64_t seen = op->seen, t;
-
-    free(op);
-    c->bumping = false;
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER)
-        return; /* the timer tries again */
-    t = __atomic_load_n(&c->trust->trusted, __ATOMIC_ACQUIRE);
-    while (t < seen + 1 && !__atomic_compare_exchange_n(&c->trust->trusted, &t, seen + 1, false,
-                                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-        ;
-    if (t < seen + 1 && cache_trust_ok(c->trust))
-        log_info("redis: cache epoch bumped; cache trusted again", "\"epoch\":%lld",
-                 reply->integer);
-}
-
-/* The counters' TTL as text into buf. */
-static const char *cache_counter_ttl(char buf[16])
-{
-    snprintf(buf, 16, "%d", CACHE_COUNTER_TTL_S);
-    return buf;
-}
-
-/* Reply to a counter init. */
-static void cache_on_init(const redisReply *reply, void *arg)
-{
-    struct cache *c = arg;
-
-    (void)reply;
-    c->initing = false;
-}
-
-/* A reader found the epoch or the lists generation missing: recreate it
- * (one init of ours in flight at most). */
-static void cache_init_counters(struct cache *c)
-{
-    char ttl[16];
-    const char *argv[3] = {cache_counter_ttl(ttl), CACHE_EPOCH_KEY, CACHE_GEN_LISTS};
-    size_t lens[3] = {strlen(ttl), strlen(CACHE_EPOCH_KEY), strlen(CACHE_GEN_LISTS)};
-
-    if (c->initing || c->state != CACHE_UP)
-        return;
-    if (cache_eval(c, CACHE_SCRIPT_INIT, 3, argv, lens, cache_on_init, c) == 0)
-        c->initing = true;
-}
-
-/* Bump the epoch (and the generations) if the cache is not trusted and no
- * bump of ours is in flight. */
-static void cache_try_bump(struct cache *c)
-{
-    struct cache_bump_op *op;
-    char ttl[16];
-    const char *argv[3] = {cache_counter_ttl(ttl), CACHE_EPOCH_KEY, CACHE_GEN_LISTS};
-    size_t lens[3] = {strlen(ttl), strlen(CACHE_EPOCH_KEY), strlen(CACHE_GEN_LISTS)};
-
-    if (c->ttl_s <= 0 || c->state != CACHE_UP || c->bumping || cache_trust_ok(c->trust))
-        return;
-    op = malloc(sizeof(*op));
-    if (op == NULL)
-        return;
-    op->c = c;
-    op->seen = __atomic_load_n(&c->trust->distrusted, __ATOMIC_ACQUIRE);
-    if (cache_eval(c, CACHE_SCRIPT_BUMP, 3, argv, lens, cache_on_bump, op) != 0) {
-        free(op);
-        return;
-    }
-    c->bumping = true;
-}
-
-/* Reply to the write probe: an error means Redis refuses writes. */
-static void cache_on_probe(const redisReply *reply, void *arg)
-{
-    struct cache *c = arg;
-
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-        cache_distrust(c, reply->str != NULL ? reply->str : "write probe refused");
-}
-
-/* Timer: bump while distrusted, else probe that writes still work. */
-static void cache_on_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct cache *c = arg;
-    const char *argv[5] = {"SET", CACHE_PROBE_KEY, "1", "EX", "10"};
-    size_t lens[5] = {3, strlen(CACHE_PROBE_KEY), 1, 2, 2};
-
-    (void)fd;
-    (void)what;
-    if (c->ttl_s <= 0 || c->state != CACHE_UP)
-        return;
-    if (!cache_trust_ok(c->trust)) {
-        cache_try_bump(c);
-        return;
-    }
-    if (cache_command(c, 5, argv, lens, cache_on_probe, c) != 0)
-        return; /* the connection is going down: its loss is counted there */
 }
 
 /* Handshake done: the connection is usable. */
@@ -709,268 +518,6 @@ struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, str
     cache_publish(c);
     cache_connect(c);
     return c;
-}
-
-/* Copy a reply string into out (size n) if it fits; else out = "". */
-static void cache_copy_reply(char *out, size_t n, const redisReply *e)
-{
-    if (e != NULL && e->type == REDIS_REPLY_STRING && (size_t)e->len < n) {
-        memcpy(out, e->str, (size_t)e->len);
-        out[e->len] = '\0';
-    } else {
-        out[0] = '\0';
-    }
-}
-
-/* A value that is there and not a tombstone. */
-static bool cache_is_value(const redisReply *e)
-{
-    return e != NULL && e->type == REDIS_REPLY_STRING &&
-           !(e->len == 1 && e->str[0] == CACHE_TOMBSTONE[0]);
-}
-
-/* Split a read script's answer into a hit (true) or a miss. */
-static bool cache_parse_read(struct cache *c, const redisReply *reply, struct cache_lookup *lk,
-                             struct cache_hit *hit)
-{
-    const redisReply *v;
-    const char *nl1, *nl2, *end;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
-        return false;
-    if (reply->element[0]->type != REDIS_REPLY_STRING) {
-        cache_init_counters(c); /* the epoch is missing */
-        return false;
-    }
-    cache_copy_reply(lk->ns, sizeof(lk->ns), reply->element[0]);
-    if (reply->elements < 2 || lk->ns[0] == '\0')
-        return false;
-    if (reply->element[1]->type != REDIS_REPLY_STRING) {
-        cache_init_counters(c); /* the generation is missing */
-        return false;
-    }
-    cache_copy_reply(lk->key, sizeof(lk->key), reply->element[1]);
-    if (reply->elements < 3 || !cache_is_value(reply->element[2]))
-        return false;
-    v = reply->element[2];
-    if (v->str[0] != '@') {
-        hit->part[0] = v->str;
-        hit->len[0] = (size_t)v->len;
-        hit->nparts = 1;
-        return true;
-    }
-    end = v->str + v->len;
-    nl1 = memchr(v->str, '\n', (size_t)v->len);
-    nl2 = nl1 != NULL ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
-    if (nl2 == NULL || reply->elements < 4 || !cache_is_value(reply->element[3]))
-        return false;
-    hit->part[0] = nl1 + 1;
-    hit->len[0] = (size_t)(nl2 - nl1 - 1);
-    hit->part[1] = reply->element[3]->str;
-    hit->len[1] = (size_t)reply->element[3]->len;
-    hit->part[2] = nl2 + 1;
-    hit->len[2] = (size_t)(end - nl2 - 1);
-    hit->nparts = 3;
-    return true;
-}
-
-/* Reply to a cache read. */
-static void cache_on_get(const redisReply *reply, void *arg)
-{
-    struct cache_get_op *op = arg;
-    struct cache *c = op->c;
-    struct sb_slot *slot = c->slot;
-    cache_get_fn fn = op->fn;
-    void *fnarg = op->arg;
-    struct cache_hit hit;
-    bool found = cache_parse_read(c, reply, op->lk, &hit);
-
-    free(op);
-    /* Trust may have gone while the read was in flight. */
-    if (found && cache_trust_ok(c->trust)) {
-        if (slot != NULL)
-            sb_inc(&slot->c.cache_hits, 1);
-        fn(&hit, fnarg);
-        return;
-    }
-    if (slot != NULL)
-        sb_inc(&slot->c.cache_misses, 1);
-    fn(NULL, fnarg);
-}
-
-int cache_get(struct cache *c, const char *gen, const char *name, size_t nlen,
-              struct cache_lookup *lk, cache_get_fn fn, void *arg)
-{
-    struct cache_get_op *op;
-    const char *argv[4] = {CACHE_KEY_PREFIX, CACHE_EPOCH_KEY, name, gen != NULL ? gen : ""};
-    size_t lens[4] = {strlen(CACHE_KEY_PREFIX), strlen(CACHE_EPOCH_KEY), nlen, strlen(argv[3])};
-
-    lk->ns[0] = '\0';
-    lk->key[0] = '\0';
-    if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP || !cache_trust_ok(c->trust))
-        return -1;
-    op = malloc(sizeof(*op));
-    if (op == NULL)
-        return -1;
-    op->c = c;
-    op->lk = lk;
-    op->fn = fn;
-    op->arg = arg;
-    if (cache_eval(c, CACHE_SCRIPT_READ, 4, argv, lens, cache_on_get, op) != 0) {
-        free(op);
-        return -1;
-    }
-    return 0;
-}
-
-/* Reply to a fill: an error (not a NULL: the connection's loss is counted
- * on its own) means Redis refuses writes. */
-static void cache_on_fill(const redisReply *reply, void *arg)
-{
-    struct cache *c = arg;
-
-    if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-        cache_distrust(c, reply->str != NULL ? reply->str : "fill refused");
-}
-
-/* May a fill for lk, whose read started at read_started, go out now? */
-static bool cache_may_fill(const struct cache *c, const struct cache_lookup *lk,
-                           const struct timespec *read_started)
-{
-    struct timespec now;
-    int64_t ms;
-
-    if (c == NULL || c->ttl_s <= 0 || c->state != CACHE_UP || lk->key[0] == '\0' ||
-        !cache_trust_ok(c->trust))
-        return false;
-    /* A slow read might have seen a row older than a tombstone that has
-     * expired meanwhile: do not store it (see cache.h). */
-    (void)clock_gettime(CLOCK_MONOTONIC, &now);
-    ms = (int64_t)(now.tv_sec - read_started->tv_sec) * 1000 +
-         (now.tv_nsec - read_started->tv_nsec) / 1000000;
-    return ms <= CACHE_FILL_WINDOW_MS;
-}
-
-/* SET key val EX ttl NX, fire and forget: a lost fill only costs a later miss. */
-static void cache_set_nx(struct cache *c, const char *key, size_t klen, const char *val, size_t len)
-{
-    char ttl[16];
-    const char *argv[6] = {"SET", key, val, "EX", ttl, "NX"};
-    size_t lens[6];
-
-    snprintf(ttl, sizeof(ttl), "%d", c->ttl_s);
-    lens[0] = 3;
-    lens[1] = klen;
-    lens[2] = len;
-    lens[3] = 2;
-    lens[4] = strlen(ttl);
-    lens[5] = 2;
-    if (cache_command(c, 6, argv, lens, cache_on_fill, c) != 0)
-        return;
-}
-
-void cache_put(struct cache *c, const struct cache_lookup *lk, const char *val, size_t len,
-               const struct timespec *read_started)
-{
-    if (!cache_may_fill(c, lk, read_started))
-        return;
-    cache_set_nx(c, lk->key, strlen(lk->key), val, len);
-}
-
-void cache_put_linked(struct cache *c, const struct cache_lookup *lk, const char *ref,
-                      const char *val, size_t len, size_t hole_at, size_t hole_len,
-                      const struct timespec *read_started)
-{
-    char refkey[CACHE_KEY_MAX];
-    size_t rlen = strlen(ref), klen;
-    char *main;
-    int n;
-
-    if (hole_at + hole_len > len || !cache_may_fill(c, lk, read_started))
-        return;
-    n = snprintf(refkey, sizeof(refkey), "%s%s", lk->ns, ref);
-    if (n < 0 || (size_t)n >= sizeof(refkey))
-        return;
-    klen = 1 + rlen + 1 + hole_at + 1 + (len - hole_at - hole_len);
-    main = malloc(klen);
-    if (main == NULL)
-        return;
-    main[0] = '@';
-    memcpy(main + 1, ref, rlen);
-    main[1 + rlen] = '\n';
-    memcpy(main + 2 + rlen, val, hole_at);
-    main[2 + rlen + hole_at] = '\n';
-    memcpy(main + 3 + rlen + hole_at, val + hole_at + hole_len, len - hole_at - hole_len);
-    /* The part first: a reader that finds the entry finds its part, or a
-     * miss if the part is tombstoned or not stored. */
-    cache_set_nx(c, refkey, (size_t)n, val + hole_at, hole_len);
-    cache_set_nx(c, lk->key, strlen(lk->key), main, klen);
-    free(main);
-}
-
-/* Reply to an invalidation script. */
-static void cache_on_invalidated(const redisReply *reply, void *arg)
-{
-    struct cache_inval_op *op = arg;
-
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER)
-        cache_distrust(op->c, reply != NULL && reply->type == REDIS_REPLY_ERROR && reply->str
-                                  ? reply->str
-                                  : "invalidation lost");
-    op->fn(op->arg);
-    free(op);
-}
-
-int cache_invalidate(struct cache *c, const char *const *names, const size_t *nlens, int n,
-                     const char *const *gens, int ngens, cache_done_fn fn, void *arg)
-{
-    struct cache_inval_op *op;
-    char ttl[16], count[16], counter_ttl[16];
-    const char *argv[5 + CACHE_INVALIDATE_MAX + 2];
-    size_t lens[5 + CACHE_INVALIDATE_MAX + 2];
-    int argc = 0;
-
-    if (c == NULL || c->ttl_s <= 0 || n < 0 || ngens < 0 || n + ngens == 0)
-        return -1;
-    if (n > CACHE_INVALIDATE_MAX || ngens > 2) {
-        cache_distrust(c, "too many keys to invalidate");
-        return -1;
-    }
-    if (c->state != CACHE_UP) {
-        cache_distrust(c, "invalidation while Redis is down");
-        return -1;
-    }
-    op = malloc(sizeof(*op));
-    if (op == NULL) {
-        cache_distrust(c, "out of memory");
-        return -1;
-    }
-    op->c = c;
-    op->fn = fn;
-    op->arg = arg;
-    snprintf(ttl, sizeof(ttl), "%d", CACHE_TOMBSTONE_S);
-    snprintf(count, sizeof(count), "%d", n);
-    argv[argc++] = cache_counter_ttl(counter_ttl);
-    argv[argc++] = CACHE_KEY_PREFIX;
-    argv[argc++] = CACHE_EPOCH_KEY;
-    argv[argc++] = ttl;
-    argv[argc++] = count;
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    for (int i = 0; i < n; i++) {
-        argv[argc] = names[i];
-        lens[argc++] = nlens[i];
-    }
-    for (int i = 0; i < ngens; i++) {
-        argv[argc] = gens[i];
-        lens[argc++] = strlen(gens[i]);
-    }
-    if (cache_eval(c, CACHE_SCRIPT_INVALIDATE, argc, argv, lens, cache_on_invalidated, op) != 0) {
-        free(op);
-        cache_distrust(c, "cannot send the invalidation");
-        return -1;
-    }
-    return 0;
 }
 
 void cache_free(struct cache *c)

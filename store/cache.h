@@ -11,18 +11,21 @@
  * back to PostgreSQL (cache) or let the request through (rate limits).
  *
  * Cache protocol. Every entry lives under a namespace that carries the
- * current epoch, "conduit:v1:c:<epoch>:", read from CACHE_EPOCH_KEY by the
- * same Lua script that reads the entry (one round trip), so no reader can
- * use an entry of an older epoch. Entries may also carry a generation
- * ("...:<epoch>:<gen>:<name>", CACHE_GEN_LISTS for list pages and the tag
- * list): a write that changes any list does one INCR of the generation
- * instead of one write per cached page.
+ * current epoch, "conduit:v1:c:<epoch>:". Entries may also carry a
+ * generation ("...:<epoch>:<gen>:<name>", CACHE_GEN_LISTS for list pages
+ * and the tag list): a write that changes any list does one INCR of the
+ * generation instead of one write per cached page. A read is one MGET of
+ * the entry, built with the epoch (and generation) this worker saw last,
+ * and of the counters themselves: the value counts only if the counters
+ * in the same atomic reply are the ones the key was built with, so no
+ * reader uses an entry of a namespace that was already left. Otherwise
+ * the read is a miss and the worker adopts the server's values.
  *
- * Named entries (an article, a profile): readers GET; on a miss they read
- * PostgreSQL and SET the value with NX and the TTL, under the exact key the
- * script resolved. Writers, after their transaction commits and before they
- * answer, overwrite each affected key with a short-lived tombstone (the same
- * script call also bumps the generations). A reader that raced the write
+ * Readers that miss read PostgreSQL and SET the value with NX and the TTL,
+ * under the key built from the counters of the reply. Writers, after their
+ * transaction commits and before they answer, run one Lua script that
+ * overwrites each affected key of the current namespace with a short-lived
+ * tombstone and bumps the generations. A reader that raced the write
  * (read the old row before the commit, stores it after) finds the tombstone
  * and its SET NX does nothing, or stores under a generation nobody reads
  * any more, so no reader sees the old value once the write has been
@@ -33,9 +36,11 @@
  * the cache for about two seconds.
  *
  * Linked entries: a value "@<ref>\n<head>\n<tail>" stands for head + the
- * value of "<namespace><ref>" + tail (the read script fetches both). An
- * article's author block is such a part ("u:<author id>"), so a profile
- * change tombstones one key whatever the number of the author's articles.
+ * value of "<namespace><ref>" + tail (fetched in the same MGET when the
+ * worker has seen the entry before, else by a second MGET with the epoch
+ * again). An article's author block is such a part
+ * ("u:<author id>"), so a profile change tombstones one key whatever the
+ * number of the author's articles.
  *
  * Trust. The cache is used (read, filled) only while it is trusted, and
  * trust is shared by every worker (struct sb_cache_trust in the scoreboard
@@ -102,9 +107,6 @@ struct cache *cache_new(struct event_base *base, const char *url, int ttl_s, str
 
 /* Redis is connected and answered its PING. */
 bool cache_up(const struct cache *c);
-
-/* The cache may be read and filled now (see above). */
-bool cache_trusted(const struct cache *c);
 
 /* A reply (NULL on timeout, disconnect or shutdown), owned by hiredis and
  * valid only during the call. */

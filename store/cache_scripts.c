@@ -6,12 +6,11 @@
  * expiry, eviction or a restart never repeats a value whose entries may
  * still be around (entries live seconds; counters days).
  *
- * The read script declares itself no-writes, so a read-only replica or a
- * server at maxmemory still answers it; the others declare nothing, so such
- * a server refuses them before they run (without the shebang, a script
- * whose first write is a non-denyoom EXPIRE would go on writing at
- * maxmemory, and trust would flap between a bump that works and a probe
- * that does not).
+ * Each script starts with a shebang that declares no flags, so a read-only
+ * replica or a server at maxmemory refuses it before it runs (without the
+ * shebang, a script whose first write is a non-denyoom EXPIRE would go on
+ * writing at maxmemory, and trust would flap between a bump that works and
+ * a probe that does not).
  */
 #include "config.h"
 
@@ -31,22 +30,6 @@
     "local function bump(k) init(k) return redis.call('INCR', k) end "
 
 const char *const cache_scripts[CACHE_SCRIPT__COUNT] = {
-    [CACHE_SCRIPT_READ] = "#!lua flags=no-writes\n"
-                          "local e = redis.call('GET', ARGV[2]) "
-                          "if not e then return {false} end "
-                          "local ns = ARGV[1] .. e .. ':' "
-                          "local key = ns "
-                          "if ARGV[4] ~= '' then "
-                          "local g = redis.call('GET', ARGV[4]) "
-                          "if not g then return {ns, false} end "
-                          "key = key .. g .. ':' "
-                          "end "
-                          "key = key .. ARGV[3] "
-                          "local v = redis.call('GET', key) "
-                          "if not v then return {ns, key} end "
-                          "local ref = string.match(v, '^@([^\\n]+)\\n') "
-                          "if not ref then return {ns, key, v} end "
-                          "return {ns, key, v, redis.call('GET', ns .. ref)}",
     [CACHE_SCRIPT_INVALIDATE] = CACHE_LUA_COUNTERS
     "init(ARGV[3]) "
     "local ns = ARGV[2] .. redis.call('GET', ARGV[3]) .. ':' "

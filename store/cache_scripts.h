@@ -1,16 +1,13 @@
 /*
- * cache_scripts.h: the Lua scripts of the cache protocol (cache.h), loaded
- * with SCRIPT LOAD on every new connection and run with EVALSHA.
+ * cache_scripts.h: the Lua scripts of the cache protocol's writes
+ * (cache.h), loaded with SCRIPT LOAD on every new connection and run with
+ * EVALSHA. Reads are plain MGETs.
  */
 #ifndef CONDUIT_CACHE_SCRIPTS_H
 #define CONDUIT_CACHE_SCRIPTS_H
 
 /* The scripts, by index into cache_scripts[]. */
 enum cache_script {
-    /* ARGV: prefix, epoch key, name, generation key or "". Returns
-     * {namespace, key, value, linked value} with nil for what is missing,
-     * or {nil} when the epoch itself is missing. Read-only. */
-    CACHE_SCRIPT_READ,
     /* ARGV: counter TTL, prefix, epoch key, tombstone seconds, n, n names,
      * generation keys. Tombstones the names in the current namespace, then
      * bumps the generations. Returns n. */
