@@ -5,3 +5,8 @@ EXTRA_DIST += bench/healthz_vs_nginx.sh bench/nginx-healthz.conf.in
 EXTRA_DIST += bench/api_vs_pgbench.sh bench/seed.py bench/wrk_api.lua bench/plot.gp \
 	bench/hash_stall.py bench/fair_accept.sh bench/overload.sh bench/wrk_overload.lua \
 	bench/supervision.sh bench/supervision.py
+# The API at any table size (10k to 1M articles) and the online migration under load.
+EXTRA_DIST += bench/scale.sh bench/scale_seed.sql bench/scale_users.py bench/scale_floor.py \
+	bench/scale_report.py bench/scale_plot.gp bench/wrk_scale_write.lua bench/online_migrate.sh
+# What saturates first at 10x to 1000x this box (written from bench/scale.sh figures).
+EXTRA_DIST += docs/scaling.md
