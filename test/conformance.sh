@@ -47,6 +47,11 @@ if [ -z "$conduitd" ] || [ ! -x "$conduitd" ]; then
     die "conduitd binary not found (set CONDUITD)"
 fi
 command -v node >/dev/null || die "node not found (script/bootstrap installs it)"
+# The Bruno CLI uses globalThis.crypto (WebCrypto), global from Node 19 on;
+# Debian 12's Node 18 has it behind a flag (found by script/test-fresh).
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 19 ]; then
+    export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--experimental-global-webcrypto"
+fi
 command -v python3 >/dev/null || die "python3 not found"
 
 # ---- the pinned Bruno CLI ---------------------------------------------------

@@ -7,9 +7,13 @@ host's loopback. Plain sockets and urllib, no retries behind our back.
   probe.py api-write API_PORT STATE       register, create an article, read it;
                                           the user and the slug go to STATE (JSON)
   probe.py api-read API_PORT STATE        log in as STATE's user, read its article
-  probe.py graceful-stop API_PORT -- CMD  a request in flight (its body half sent)
-                                          while CMD stops the container: it must be
-                                          answered, CMD must exit 0 within 5 s
+  probe.py graceful-stop API_PORT ADMIN_PORT -- CMD
+                                          a request in flight (its body half sent)
+                                          while CMD stops the container: once TERM
+                                          has arrived (/readyz 503) the rest is sent;
+                                          the request must be answered with
+                                          Connection: close, CMD must exit 0, and
+                                          the container be gone under 5 s after TERM
   probe.py hup-under-load API_PORT ADMIN_PORT SECONDS -- CMD
                                           bounded load on API_PORT; CMD sends HUP;
                                           a new generation must become ready with
@@ -125,16 +129,35 @@ def read_response(sock, timeout):
     return httpwire.parse_head(head)
 
 
-def graceful_stop(port, cmd):
+def readyz_status(admin_port):
+    """/readyz's status, or None when the admin port does not answer."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % admin_port, timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (OSError, urllib.error.URLError):
+        return None
+
+
+def graceful_stop(port, admin_port, cmd):
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
     sock.sendall(SLOW_HEAD + b"12345")
     time.sleep(0.5)  # let a worker (behind docker-proxy) read what was sent
-    started = time.monotonic()
     stopper = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(1.0)  # the stop is under way: TERM has reached conduitd
+    # TERM has reached conduitd when readiness turns false (the admin port
+    # keeps answering during the drain). The stop command itself may take a
+    # while to get there (Compose v1 is a Python program).
+    deadline = time.monotonic() + 20
+    while readyz_status(admin_port) == 200:
+        if stopper.poll() is not None or time.monotonic() > deadline:
+            fail("%s: readiness never turned false while the request was in flight (rc %s)"
+                 % (" ".join(cmd), stopper.poll()))
+        time.sleep(0.05)
+    term_seen = time.monotonic()
     if stopper.poll() is not None:
-        fail("%s returned before the request in flight was answered (rc %d): %s"
-             % (" ".join(cmd), stopper.returncode, stopper.stdout.read().decode(errors="replace")))
+        fail("%s returned before the request in flight was answered (rc %d)"
+             % (" ".join(cmd), stopper.returncode))
     try:
         sock.sendall(b"67890")
         status, headers = read_response(sock, 5)
@@ -148,16 +171,16 @@ def graceful_stop(port, cmd):
     except subprocess.TimeoutExpired:
         stopper.kill()
         fail("%s did not return within 30 s" % " ".join(cmd))
-    elapsed = time.monotonic() - started
-    print("probe: in-flight request answered %d (Connection: %s); %s exited %d after %.1f s"
+    elapsed = time.monotonic() - term_seen
+    print("probe: in-flight request answered %d (Connection: %s); %s exited %d, %.1f s after TERM"
           % (status, headers.get("connection"), " ".join(cmd), stopper.returncode, elapsed))
     if status != 404 or headers.get("connection") != "close":
         fail("expected 404 with Connection: close, got %d %r" % (status, headers))
     if stopper.returncode != 0:
         fail("%s exited %d: %s" % (" ".join(cmd), stopper.returncode, out))
     if elapsed >= 5.0:
-        fail("the stop took %.1f s (limit 5 s): not a graceful TERM but the KILL after the grace period?"
-             % elapsed)
+        fail("the stop took %.1f s after TERM (limit 5 s): not a graceful TERM but the KILL "
+             "after the grace period?" % elapsed)
 
 
 def hup_under_load(port, admin_port, seconds, cmd):
@@ -209,7 +232,7 @@ def main(argv):
     elif what == "api-read":
         api_read(int(args[0]), args[1])
     elif what == "graceful-stop":
-        graceful_stop(int(args[0]), cmd)
+        graceful_stop(int(args[0]), int(args[1]), cmd)
     elif what == "hup-under-load":
         hup_under_load(int(args[0]), int(args[1]), float(args[2]), cmd)
     else:

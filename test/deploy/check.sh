@@ -537,6 +537,12 @@ if [ "$node_ok" = yes ]; then
     reject "broken compose: postgres:latest" "latest" node_run compose-policy.mjs "$neg/c-latest.yaml"
     mutate compose.yaml "$neg/c-dep.yaml" "docs[0].services.api.depends_on.migrate.condition = 'service_started';"
     reject "broken compose: api does not wait for the migration" "migrate condition service_started" node_run compose-policy.mjs "$neg/c-dep.yaml"
+    mutate compose.yaml "$neg/c-restart.yaml" "docs[0].services.api.restart = 'unless-stopped';"
+    reject "broken compose: restart unless-stopped (a docker kill disables it)" "api: restart: unless-stopped" \
+        node_run compose-policy.mjs "$neg/c-restart.yaml"
+    mutate compose.yaml "$neg/c-migrate.yaml" "docs[0].services.migrate.command = ['serve'];"
+    reject "broken compose: migrate does not run conduitd migrate" 'migrate command is "conduitd serve"' \
+        node_run compose-policy.mjs "$neg/c-migrate.yaml"
     mutate compose.yaml "$neg/c-grace.yaml" "docs[0].services.api.stop_grace_period = '10s';"
     reject "broken compose: stop grace period below the drain deadline" "stop_grace_period" node_run compose-policy.mjs "$neg/c-grace.yaml"
     if have docker-compose; then
@@ -553,6 +559,12 @@ if [ "$node_ok" = yes ]; then
     reject "broken Dockerfile: runs as root" "uid >= 10000" node_run dockerfile-policy.mjs "$neg/Dockerfile.root"
     { cat Dockerfile; echo 'STOPSIGNAL SIGQUIT'; } >"$neg/Dockerfile.stop"
     reject "broken Dockerfile: STOPSIGNAL override" "STOPSIGNAL" node_run dockerfile-policy.mjs "$neg/Dockerfile.stop"
+    { echo '# syntax=docker/dockerfile:1'; cat Dockerfile; } >"$neg/Dockerfile.syntax"
+    reject "broken Dockerfile: unpinned # syntax= frontend" "syntax=docker/dockerfile:1 is not pinned" \
+        node_run dockerfile-policy.mjs "$neg/Dockerfile.syntax"
+    sed 's/^ENTRYPOINT .*/CMD ["conduitd"]/' Dockerfile >"$neg/Dockerfile.noentry"
+    reject "broken Dockerfile: no ENTRYPOINT (docker run IMAGE --help)" "ENTRYPOINT \(none" \
+        node_run dockerfile-policy.mjs "$neg/Dockerfile.noentry"
     if [ -n "$binary" ] && [ -x "$binary" ] && have objdump && have dpkg; then
         # Drop the package of one library the binary really links.
         lib=$(objdump -p "$binary" | awk '/NEEDED/ && $2 !~ /^libc\.so/ {print $2; exit}')

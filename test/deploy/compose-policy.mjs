@@ -5,14 +5,19 @@
 //   node test/deploy/compose-policy.mjs compose.yaml
 //
 // Rules: services api, postgres, redis and a one-shot migrate service running
-// `conduitd migrate` from the API's image; health checks on api, postgres and
+// `conduitd migrate` from the API's image (its command after the image's
+// ENTRYPOINT, read from the Dockerfile); health checks on api, postgres and
 // redis; PostgreSQL 15 and Redis 7 official images with the major pinned, no
 // :latest or untagged image; the API waits for healthy databases and a
 // successful migration; PostgreSQL data on a named volume; API on 8080 and
 // admin on 9090, the admin port on loopback only; the stop grace period above
-// conduitd's drain deadline; every secret-looking value marked development
-// only.
-import { readFileSync } from "node:fs";
+// conduitd's drain deadline; a restart policy that a `docker kill -s HUP`
+// (a reload) does not disable: no `unless-stopped` on the long-running
+// services (Docker counts any kill as a manual stop); published ports read
+// with their `${VAR:-default}` defaults; every secret-looking value marked
+// development only.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { parseDocs } from "./lib.mjs";
 
 const problems = [];
@@ -43,6 +48,29 @@ function imageProblem(name, svc) {
   return null;
 }
 
+// `${VAR:-default}` and `${VAR-default}` read as their defaults.
+function withDefaults(text) {
+  return String(text).replace(/\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}/g, "$1");
+}
+
+// The ENTRYPOINT (exec form) of the Dockerfile a service builds, or null.
+// (A Dockerfile with several stages: the last ENTRYPOINT, the runtime's.)
+function buildEntrypoint(file, svc) {
+  const b = typeof svc.build === "string" ? { context: svc.build } : svc.build;
+  if (!b) return null;
+  // Beside the compose file, else (a mutated copy elsewhere) in the working directory.
+  const path = [dirname(file), process.cwd()].map((d) => join(d, b.context ?? ".", b.dockerfile ?? "Dockerfile"))
+    .find((p) => existsSync(p));
+  if (!path) return null;
+  const lines = readFileSync(path, "utf8").split("\n").filter((l) => /^\s*ENTRYPOINT\s/i.test(l));
+  if (!lines.length) return null;
+  try {
+    return JSON.parse(lines.pop().replace(/^\s*ENTRYPOINT\s+/i, ""));
+  } catch {
+    return null;
+  }
+}
+
 function main(file) {
   const [c] = parseDocs(readFileSync(file, "utf8"), file);
   const s = c?.services ?? {};
@@ -56,7 +84,8 @@ function main(file) {
   ]);
   rule("no :latest or untagged image", Object.entries(s).map(([n, v]) => imageProblem(n, v)));
 
-  const cmd = [].concat(s.migrate.command ?? []).join(" ");
+  const entry = s.migrate.entrypoint !== undefined ? [].concat(s.migrate.entrypoint) : buildEntrypoint(file, s.migrate) ?? [];
+  const cmd = [...entry, ...[].concat(s.migrate.command ?? [])].join(" ").replace(/^\/usr\/sbin\//, "");
   rule("migrate runs `conduitd migrate` from the API's image", [
     /\bconduitd migrate\b/.test(cmd) ? null : `migrate command is "${cmd}"`,
     s.migrate.image && s.migrate.image === s.api.image ? null : `migrate image ${s.migrate.image} differs from api image ${s.api.image}`,
@@ -75,7 +104,7 @@ function main(file) {
     .find((v) => v.target === "/var/lib/postgresql/data");
   rule("PostgreSQL data on a named volume", pgVol && c.volumes && pgVol.source in c.volumes ? [] : "no named volume at /var/lib/postgresql/data");
 
-  const ports = (s.api.ports ?? []).map(String);
+  const ports = (s.api.ports ?? []).map((p) => withDefaults(p));
   rule("API on localhost:8080, admin on 9090 bound to loopback", [
     ports.some((p) => /(^|:)8080:8080(\/tcp)?$/.test(p)) ? null : "8080 not published",
     ports.some((p) => /^127\.0\.0\.1:9090:9090(\/tcp)?$/.test(p)) ? null : "admin 9090 not published on 127.0.0.1",
@@ -90,6 +119,12 @@ function main(file) {
     /^0\.0\.0\.0:8080$/.test(env.CONDUIT_LISTEN ?? "") ? null : `CONDUIT_LISTEN ${env.CONDUIT_LISTEN}`,
     /^0\.0\.0\.0:9090$/.test(env.CONDUIT_ADMIN_LISTEN ?? "") ? null : `CONDUIT_ADMIN_LISTEN ${env.CONDUIT_ADMIN_LISTEN}`,
   ]);
+
+  rule("restart policy kept after docker kill -s HUP (no unless-stopped)", ["api", "postgres", "redis"].map((n) => {
+    const r = String(s[n].restart ?? "no");
+    if (r === "unless-stopped") return `${n}: restart: unless-stopped (Docker counts a docker kill as a manual stop)`;
+    return /^(on-failure(:[0-9]+)?|always)$/.test(r) ? null : `${n}: restart: ${r} (a crash is not restarted)`;
+  }));
 
   const secretish = [];
   for (const [n, v] of Object.entries(s)) {

@@ -14,8 +14,12 @@
 // runs the Autotools build and the unit tests; the runtime stage installs no
 // -dev package and no compiler, runs as a numeric non-root uid >= 10000,
 // exposes 8080 and 9090, copies the binary and the migrations from the build
-// stage, and sets no STOPSIGNAL (TERM is conduitd's graceful stop);
-// `apt-get install` with --no-install-recommends and the lists removed.
+// stage; its STOPSIGNAL is SIGTERM or unset (TERM is conduitd's graceful
+// stop); its ENTRYPOINT is conduitd in exec form, so `docker run IMAGE
+// --help` (or `migrate`) reaches conduitd; no `# syntax=` parser directive
+// unless pinned by digest (it makes every BuildKit build pull a frontend
+// image from a registry); `apt-get install` with --no-install-recommends and
+// the lists removed.
 //
 // With --binary (a conduitd built on this Debian 12 machine): every shared
 // library the binary needs (ELF NEEDED entries) must come from a package
@@ -87,7 +91,8 @@ function main(argv) {
   const file = argv[0];
   const bi = argv.indexOf("--binary");
   const binary = bi >= 0 ? argv[bi + 1] : null;
-  const ins = instructions(readFileSync(file, "utf8"));
+  const text = readFileSync(file, "utf8");
+  const ins = instructions(text);
   const args = Object.fromEntries(ins.filter((i) => i.op === "ARG" && i.args.includes("=")).map((i) => i.args.split(/=(.*)/s).slice(0, 2)));
   const stages = [];
   for (const i of ins) {
@@ -124,7 +129,29 @@ function main(argv) {
   rule("runtime runs as a numeric uid >= 10000", uid && Number(uid[1]) >= 10000 ? [] : `USER ${user || "(none: root)"}`);
   const exposed = runtime.ins.filter((i) => i.op === "EXPOSE").flatMap((i) => i.args.split(/\s+/)).map((p) => p.replace(/\/tcp$/, ""));
   rule("EXPOSE 8080 and 9090", ["8080", "9090"].filter((p) => !exposed.includes(p)).map((p) => `${p} not exposed`));
-  rule("no STOPSIGNAL (TERM is the graceful stop)", ins.some((i) => i.op === "STOPSIGNAL") ? "STOPSIGNAL set" : []);
+  const stop = runtime.ins.filter((i) => i.op === "STOPSIGNAL").pop()?.args;
+  rule("STOPSIGNAL SIGTERM or unset (TERM is the graceful stop)",
+    stop === undefined || /^(SIG)?TERM$|^15$/.test(stop) ? [] : `STOPSIGNAL ${stop}`);
+  const entry = runtime.ins.filter((i) => i.op === "ENTRYPOINT").pop()?.args;
+  let entryArgv = null;
+  try {
+    entryArgv = entry === undefined ? null : JSON.parse(entry);
+  } catch {
+    entryArgv = null;
+  }
+  rule("ENTRYPOINT [\"conduitd\"] in exec form (docker run IMAGE --help reaches conduitd)",
+    Array.isArray(entryArgv) && /^(\/usr\/sbin\/)?conduitd$/.test(entryArgv[0] ?? "") ? [] :
+      `ENTRYPOINT ${entry ?? "(none: arguments to docker run replace the command)"}`);
+  // Parser directives: comment lines at the very top, before anything else.
+  const directives = [];
+  for (const line of text.split("\n")) {
+    const m = /^#\s*([a-z]+)\s*=\s*(\S+)/i.exec(line);
+    if (!m) break;
+    directives.push({ key: m[1].toLowerCase(), value: m[2] });
+  }
+  rule("no unpinned # syntax= directive (no frontend image pulled by BuildKit)",
+    directives.filter((d) => d.key === "syntax" && !/@sha256:[0-9a-f]{64}$/.test(d.value))
+      .map((d) => `# syntax=${d.value} is not pinned by digest`));
   const copies = runtime.ins.filter((i) => i.op === "COPY" && /--from=/.test(i.args)).map((i) => i.args);
   rule("runtime copies the binary and the migrations from the build stage", [
     copies.some((c) => /\/usr\/sbin\/conduitd\s*$/.test(c)) ? null : "no COPY of /usr/sbin/conduitd",
