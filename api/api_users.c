@@ -117,7 +117,7 @@ static void users_account_key(const char *email, char out[2 * SHA256_DIGEST_LENG
     unsigned char lower[API_EMAIL_MAX + 1], md[SHA256_DIGEST_LENGTH];
     size_t n = 0;
 
-    for (; email[n] != '\0' && n < API_EMAIL_MAX; n++)
+    for (; n < API_EMAIL_MAX && email[n] != '\0'; n++)
         lower[n] = (unsigned char)tolower((unsigned char)email[n]);
     SHA256(lower, n, md);
     for (size_t i = 0; i < sizeof(md); i++)
