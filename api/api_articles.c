@@ -31,7 +31,6 @@
 #include <string.h>
 
 #include "api_internal.h"
-#include "json_input.h"
 
 /* Attempts at a unique slug before giving up with 409. */
 #define ARTICLES_SLUG_TRIES 5
@@ -272,85 +271,6 @@ void api_articles_get(struct http_request *req, const struct route_params *p, vo
     api_cache_or_read(r, false, name, api_name_article(r->p1, name), api_articles_read);
 }
 
-/* ---- validation ---- */
-
-/* A text field of "article": required on create, optional on update. */
-static void articles_check_text(struct api_errors *errs, const cJSON *obj, const char *name,
-                                bool required, const char **out)
-{
-    enum json_field f = json_input_string(obj, name, out);
-
-    if (f == JSON_FIELD_ABSENT && !required)
-        return;
-    if (f == JSON_FIELD_WRONG)
-        api_errors_add(errs, name, "must be a string");
-    else if (f != JSON_FIELD_STRING || json_input_blank(*out))
-        api_errors_add(errs, name, "can't be blank");
-    else
-        return;
-    *out = NULL;
-}
-
-/* qsort comparator for C strings, byte order (PostgreSQL's COLLATE "C"). */
-static int articles_cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(const char *const *)x, *(const char *const *)y);
-}
-
-/* tagList: absent leaves a->tags_json NULL; an array of strings becomes a
- * JSON array text (blank entries dropped). Adds errors otherwise. */
-static void articles_check_tags(struct api_errors *errs, const cJSON *obj, struct article_req *a)
-{
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "tagList");
-    const cJSON *item;
-    const char *names[API_TAGS_MAX];
-    struct jbuf b;
-    size_t len;
-    int n = 0;
-
-    if (list == NULL)
-        return;
-    if (cJSON_IsNull(list)) {
-        api_errors_add(errs, "tagList", "can't be null");
-        return;
-    }
-    if (!cJSON_IsArray(list)) {
-        api_errors_add(errs, "tagList", "must be an array of strings");
-        return;
-    }
-    cJSON_ArrayForEach(item, list)
-    {
-        if (!cJSON_IsString(item) || item->valuestring == NULL) {
-            api_errors_add(errs, "tagList", "must be an array of strings");
-            return;
-        }
-        if (json_input_blank(item->valuestring))
-            continue;
-        if (strlen(item->valuestring) > API_TAG_LEN_MAX || n == API_TAGS_MAX) {
-            api_errors_add(errs, "tagList", "has too many or too long tags");
-            return;
-        }
-        names[n++] = item->valuestring;
-    }
-    /* Sorted and without duplicates: the tag upsert then locks rows in one
-     * order in every transaction (no deadlocks between concurrent writers)
-     * and never touches a row twice in one statement. */
-    qsort(names, (size_t)n, sizeof(names[0]), articles_cmp_str);
-    jbuf_init(&b, 128);
-    jbuf_putc(&b, '[');
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && strcmp(names[i], names[i - 1]) == 0)
-            continue;
-        if (b.len > 1)
-            jbuf_putc(&b, ',');
-        jbuf_str(&b, names[i]);
-    }
-    jbuf_putc(&b, ']');
-    a->tags_json = jbuf_take(&b, &len);
-    if (a->tags_json == NULL)
-        api_errors_add(errs, "server", "out of memory");
-}
-
 /* The write's cache keys are tombstoned: answer r->status with the article. */
 static void articles_after_write(struct api_req *r)
 {
@@ -459,6 +379,7 @@ articles_start_write(struct http_request *req, const struct route_params *p, voi
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct article_req));
     struct article_req *a = (struct article_req *)r;
+    struct api_article_fields f = {0};
     struct api_errors errs = {0};
     const cJSON *obj;
 
@@ -467,12 +388,11 @@ articles_start_write(struct http_request *req, const struct route_params *p, voi
     r->cleanup = articles_cleanup;
     if (api_auth(r, true) != 0 || (obj = api_body_object(r, "article")) == NULL)
         return NULL;
-    articles_check_text(&errs, obj, "title", create, &a->title);
-    articles_check_text(&errs, obj, "description", create, &a->description);
-    articles_check_text(&errs, obj, "body", create, &a->body);
-    articles_check_tags(&errs, obj, a);
-    if (errs.n == 0 && cJSON_GetArraySize(obj) == 0)
-        api_errors_add(&errs, "article", "can't be blank");
+    api_validate_article(obj, create, &f, &errs);
+    a->title = f.title;
+    a->description = f.description;
+    a->body = f.body;
+    a->tags_json = f.tags_json; /* articles_cleanup() frees it */
     if (errs.n > 0) {
         api_respond_errors(r, 422, &errs);
         return NULL;

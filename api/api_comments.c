@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "api_internal.h"
-#include "json_input.h"
 
 /* Columns of a comment row after `skip` leading columns. */
 enum { CC_ID, CC_CREATED, CC_UPDATED, CC_BODY, CC_USERNAME, CC_BIO, CC_IMAGE, CC_FOLLOWING };
@@ -93,21 +92,17 @@ static void comments_on_insert(enum db_status st, const PGresult *res, void *arg
 void api_comments_create(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct api_req));
+    struct api_errors errs = {0};
     const cJSON *obj;
     const char *body = NULL;
-    enum json_field f;
     char id[API_ID_LEN];
     const char *vals[3];
 
     if (r == NULL || api_auth(r, true) != 0 || (obj = api_body_object(r, "comment")) == NULL)
         return;
-    f = json_input_string(obj, "body", &body);
-    if (f == JSON_FIELD_WRONG) {
-        api_respond_error(r, 422, "body", "must be a string");
-        return;
-    }
-    if (f != JSON_FIELD_STRING || json_input_blank(body)) {
-        api_respond_error(r, 422, "body", "can't be blank");
+    api_validate_comment(obj, &body, &errs);
+    if (errs.n > 0) {
+        api_respond_errors(r, 422, &errs);
         return;
     }
     vals[0] = r->p1;

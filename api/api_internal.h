@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "api_text.h"
+#include "api_validate.h"
 #include "cache.h"
 #include "db.h"
 #include "http.h"
@@ -30,17 +31,6 @@
 #include "password.h"
 #include "router.h"
 
-/* Password lengths accepted on registration and update (bytes). */
-#define API_PASSWORD_MIN 8
-#define API_PASSWORD_MAX 1024
-#define API_USERNAME_MAX 100
-#define API_EMAIL_MAX    254
-/* Bytes a login or registration body may have: its three fields at their
- * longest and room to spare (the JSON layer's own bound, whatever the HTTP
- * core's per-route limit says). */
-#define API_AUTH_BODY_MAX      8192
-#define API_TAGS_MAX           50
-#define API_TAG_LEN_MAX        100
 #define API_LIST_LIMIT_DEFAULT 20
 #define API_LIST_LIMIT_MAX     100
 #define API_LIST_OFFSET_MAX    1000000000
@@ -202,15 +192,7 @@ void api_respond_db_unavailable(struct api_req *r);
  * (FK violation). */
 void api_respond_db_failure(struct api_req *r, enum db_status st, const PGresult *res);
 
-/* Field errors collected before answering 422 (or 409). */
-struct api_errors {
-    int n;
-    struct {
-        const char *field;
-        const char *message;
-    } e[8];
-};
-void api_errors_add(struct api_errors *errs, const char *field, const char *message);
+/* Answer the field errors (struct api_errors, api_validate.h). */
 void api_respond_errors(struct api_req *r, int status, const struct api_errors *errs);
 
 /* ---- authentication ---- */

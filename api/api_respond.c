@@ -91,15 +91,6 @@ void api_respond_empty(struct api_req *r, int status)
     api_req_free(r);
 }
 
-void api_errors_add(struct api_errors *errs, const char *field, const char *message)
-{
-    if (errs->n < (int)(sizeof(errs->e) / sizeof(errs->e[0]))) {
-        errs->e[errs->n].field = field;
-        errs->e[errs->n].message = message;
-        errs->n++;
-    }
-}
-
 void api_respond_errors(struct api_req *r, int status, const struct api_errors *errs)
 {
     struct jbuf b;
@@ -249,47 +240,15 @@ int api_token_sign(struct api *api, int64_t user_id, int64_t ver, char *out, siz
 
 const cJSON *api_body_object_limited(struct api_req *r, const char *key, size_t max_bytes)
 {
-    const struct json_input_limits lim = {max_bytes, JSON_INPUT_MAX_DEPTH, JSON_INPUT_MAX_NODES};
+    struct api_errors errs = {0};
     size_t len = 0;
     const char *body = http_request_body(r->req, &len);
-    enum json_input_error err;
     const cJSON *obj;
+    int status;
 
-    r->json = json_input_parse_limits(body, len, &lim, &err);
-    if (r->json == NULL) {
-        const char *msg = "body is not valid JSON";
-        if (err == JSON_INPUT_TOO_BIG) {
-            api_respond_error(r, 413, "request", "body is too large for this route");
-            return NULL;
-        }
-        if (err == JSON_INPUT_TOO_MANY) {
-            api_respond_error(r, 413, "request", "body has too many JSON values");
-            return NULL;
-        }
-        if (err == JSON_INPUT_EMPTY)
-            msg = "body is empty";
-        else if (err == JSON_INPUT_BAD_UTF8)
-            msg = "body is not valid UTF-8";
-        else if (err == JSON_INPUT_TOO_DEEP)
-            msg = "body is nested too deeply";
-        else if (err == JSON_INPUT_NUL)
-            msg = "body contains a NUL or control character";
-        api_respond_error(r, 422, "request", msg);
-        return NULL;
-    }
-    if (!cJSON_IsObject(r->json)) {
-        api_respond_error(r, 422, "request", "body must be a JSON object");
-        return NULL;
-    }
-    obj = cJSON_GetObjectItemCaseSensitive(r->json, key);
-    if (obj == NULL || cJSON_IsNull(obj)) {
-        api_respond_error(r, 422, key, "can't be blank");
-        return NULL;
-    }
-    if (!cJSON_IsObject(obj)) {
-        api_respond_error(r, 422, key, "must be an object");
-        return NULL;
-    }
+    obj = api_validate_body(body, len, max_bytes, key, &r->json, &errs, &status);
+    if (obj == NULL)
+        api_respond_errors(r, status, &errs);
     return obj;
 }
 

@@ -7,7 +7,7 @@
  *   PUT  /api/user         token -> validate -> [token check] -> taken? -> [hash] -> update
  *                          -> invalidate -> 200
  *
- * Validation copies the fields a route needs out of the parsed body and
+ * Validation (api_validate.c) copies the fields a route needs out of the parsed body and
  * frees the cJSON tree at once, before any wait (Redis, the database queue,
  * the hashing threads): a request that waits holds its copied fields, not
  * a tree that can cost tens of times its body. Login and registration
@@ -46,54 +46,24 @@
 struct users_req {
     struct api_req base;
     /* While validating these point into base.json; users_copy_fields()
-     * then points them at the copies below and frees the tree. */
-    const char *username;
-    const char *email;
-    const char *password;
-    bool set_bio, set_image;
-    const char *bio; /* NULL: store NULL */
-    const char *image;
-    char username_buf[API_USERNAME_MAX + 1];
-    char email_buf[API_EMAIL_MAX + 1];
-    char password_buf[API_PASSWORD_MAX + 1];
-    char *bio_copy, *image_copy;                /* owned */
+     * then copies them out and frees the tree. */
+    struct api_user_fields f;
     char account[2 * SHA256_DIGEST_LENGTH + 1]; /* the email's digest, for the account limit */
     char hash[160];
     char token[JWT_MAX_LEN + 1];
     void (*after_limit)(struct api_req *r); /* the step the rate limit lets through */
 };
 
-/* Copy a validated field (at most max bytes) into buf; NULL stays NULL. */
-static const char *users_copy_into(char *buf, size_t max, const char *v)
-{
-    size_t len;
-
-    if (v == NULL)
-        return NULL;
-    len = strlen(v);
-    if (len > max)
-        len = max;
-    memcpy(buf, v, len);
-    buf[len] = '\0';
-    return buf;
-}
-
 /* Copy every field out of the parsed body, then free the tree. 0, or -1
  * after answering 503 (out of memory). */
 static int users_copy_fields(struct users_req *u)
 {
-    u->username = users_copy_into(u->username_buf, API_USERNAME_MAX, u->username);
-    u->email = users_copy_into(u->email_buf, API_EMAIL_MAX, u->email);
-    u->password = users_copy_into(u->password_buf, API_PASSWORD_MAX, u->password);
-    if (u->bio != NULL && (u->bio = u->bio_copy = strdup(u->bio)) == NULL)
-        goto oom;
-    if (u->image != NULL && (u->image = u->image_copy = strdup(u->image)) == NULL)
-        goto oom;
+    if (api_user_fields_copy(&u->f) != 0) {
+        api_respond_error(&u->base, 503, "server", "out of memory");
+        return -1;
+    }
     api_body_release(&u->base);
     return 0;
-oom:
-    api_respond_error(&u->base, 503, "server", "out of memory");
-    return -1;
 }
 
 /* Free the copies (and wipe the password). */
@@ -101,9 +71,7 @@ static void users_cleanup(struct api_req *r)
 {
     struct users_req *u = (struct users_req *)r;
 
-    explicit_bzero(u->password_buf, sizeof(u->password_buf));
-    free(u->bio_copy);
-    free(u->image_copy);
+    api_user_fields_free(&u->f);
 }
 
 /* Rate-limit answer helper: 429 with Retry-After. */
@@ -149,51 +117,11 @@ static void users_account_key(const char *email, char out[2 * SHA256_DIGEST_LENG
     unsigned char lower[API_EMAIL_MAX + 1], md[SHA256_DIGEST_LENGTH];
     size_t n = 0;
 
-    for (; email[n] != '\0' && n < API_EMAIL_MAX; n++)
+    for (; n < API_EMAIL_MAX && email[n] != '\0'; n++)
         lower[n] = (unsigned char)tolower((unsigned char)email[n]);
     SHA256(lower, n, md);
     for (size_t i = 0; i < sizeof(md); i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-/* A plausible email: something@something, no spaces, not too long. */
-static bool users_email_ok(const char *e)
-{
-    const char *at = strchr(e, '@');
-
-    if (at == NULL || at == e || at[1] == '\0' || strlen(e) > API_EMAIL_MAX)
-        return false;
-    for (; *e; e++)
-        if (*e == ' ' || *e == '\t' || *e == '\r' || *e == '\n')
-            return false;
-    return true;
-}
-
-/* Validate a required-or-optional string field into *out; adds errors. */
-static void users_check_field(struct api_errors *errs, const cJSON *obj, const char *name,
-                              bool required, size_t max, const char **out)
-{
-    enum json_field f = json_input_string(obj, name, out);
-
-    if (f == JSON_FIELD_ABSENT && !required)
-        return;
-    if (f == JSON_FIELD_WRONG) {
-        api_errors_add(errs, name, "must be a string");
-    } else if (f != JSON_FIELD_STRING || json_input_blank(*out)) {
-        api_errors_add(errs, name, "can't be blank");
-    } else if (strlen(*out) > max) {
-        api_errors_add(errs, name, "is too long");
-    } else {
-        return;
-    }
-    *out = NULL;
-}
-
-/* Validate a password's length (already known not blank). */
-static void users_check_password(struct api_errors *errs, const char *pw)
-{
-    if (pw != NULL && strlen(pw) < API_PASSWORD_MIN)
-        api_errors_add(errs, "password", "is too short (minimum is 8 characters)");
 }
 
 /* Write {"user":{...}} from a users row (id, username, email, bio, image). */
@@ -276,8 +204,8 @@ static void users_register_on_hash(enum password_result result, const char *enco
         return;
     }
     snprintf(u->hash, sizeof(u->hash), "%s", encoded);
-    vals[0] = u->username;
-    vals[1] = u->email;
+    vals[0] = u->f.username;
+    vals[1] = u->f.email;
     vals[2] = u->hash;
     (void)api_db(&u->base, Q_USER_INSERT, vals, users_register_on_insert);
 }
@@ -294,7 +222,7 @@ static void users_register_on_taken(enum db_status st, const PGresult *res, void
     if (users_respond_taken(&u->base, res))
         return;
     if (u->base.api->pw == NULL ||
-        password_hash(u->base.api->pw, u->password, users_register_on_hash, u) != 0)
+        password_hash(u->base.api->pw, u->f.password, users_register_on_hash, u) != 0)
         api_respond_error(&u->base, 503, "server", "busy");
 }
 
@@ -304,8 +232,8 @@ static void users_register_check_taken(struct api_req *r)
     struct users_req *u = (struct users_req *)r;
     const char *vals[3];
 
-    vals[0] = u->username;
-    vals[1] = u->email;
+    vals[0] = u->f.username;
+    vals[1] = u->f.email;
     vals[2] = NULL;
     (void)api_db(r, Q_USER_TAKEN, vals, users_register_on_taken);
 }
@@ -320,12 +248,7 @@ static void users_register_start(struct api_req *r)
 
     if (obj == NULL)
         return;
-    users_check_field(&errs, obj, "username", true, API_USERNAME_MAX, &u->username);
-    users_check_field(&errs, obj, "email", true, API_EMAIL_MAX, &u->email);
-    if (u->email != NULL && !users_email_ok(u->email))
-        api_errors_add(&errs, "email", "is invalid");
-    users_check_field(&errs, obj, "password", true, API_PASSWORD_MAX, &u->password);
-    users_check_password(&errs, u->password);
+    api_validate_register(obj, &u->f, &errs);
     if (errs.n > 0) {
         api_respond_errors(r, 422, &errs);
         return;
@@ -419,7 +342,7 @@ static void users_login_on_user(enum db_status st, const PGresult *res, void *ar
         hash = PQgetvalue(l->row, 0, 5);
     }
     if (l->u.base.api->pw == NULL ||
-        password_verify(l->u.base.api->pw, hash, l->u.password, users_login_on_verify, l) != 0)
+        password_verify(l->u.base.api->pw, hash, l->u.f.password, users_login_on_verify, l) != 0)
         api_respond_error(&l->u.base, 503, "server", "busy");
 }
 
@@ -429,7 +352,7 @@ static void users_login_look_up(struct api_req *r)
     struct login_req *l = (struct login_req *)r;
     const char *vals[1];
 
-    vals[0] = l->u.email;
+    vals[0] = l->u.f.email;
     (void)api_db(r, Q_USER_BY_EMAIL, vals, users_login_on_user);
 }
 
@@ -454,15 +377,14 @@ static void users_login_start(struct api_req *r)
 
     if (obj == NULL)
         return;
-    users_check_field(&errs, obj, "email", true, API_EMAIL_MAX, &l->u.email);
-    users_check_field(&errs, obj, "password", true, API_PASSWORD_MAX, &l->u.password);
+    api_validate_login(obj, &l->u.f, &errs);
     if (errs.n > 0) {
         api_respond_errors(r, 422, &errs);
         return;
     }
     if (users_copy_fields(&l->u) != 0)
         return;
-    users_account_key(l->u.email, l->u.account);
+    users_account_key(l->u.f.email, l->u.account);
     users_rate_limit(r, "login", users_login_check_account);
 }
 
@@ -534,7 +456,7 @@ static void users_update_respond(struct api_req *r)
     struct update_req *x = (struct update_req *)r;
     int64_t ver = api_col_int(x->row, 0, 6);
 
-    if (x->u.password != NULL)
+    if (x->u.f.password != NULL)
         api_token_seen_forget(r->api, r->viewer);
     if (ver == r->token_ver) {
         users_respond_user(r, 200, x->row, r->token);
@@ -592,13 +514,13 @@ static void users_update_write(struct update_req *x)
     const char *vals[9];
 
     vals[0] = api_viewer_text(&u->base, id);
-    vals[1] = u->username;
-    vals[2] = u->email;
+    vals[1] = u->f.username;
+    vals[2] = u->f.email;
     vals[3] = u->hash[0] != '\0' ? u->hash : NULL;
-    vals[4] = u->set_bio ? "t" : "f";
-    vals[5] = u->bio;
-    vals[6] = u->set_image ? "t" : "f";
-    vals[7] = u->image;
+    vals[4] = u->f.set_bio ? "t" : "f";
+    vals[5] = u->f.bio;
+    vals[6] = u->f.set_image ? "t" : "f";
+    vals[7] = u->f.image;
     vals[8] = api_token_digest(&u->base, digest); /* stays signed in after a new password */
     (void)api_db(&u->base, Q_USER_UPDATE, vals, users_update_on_update);
 }
@@ -619,12 +541,12 @@ static void users_update_on_hash(enum password_result result, const char *encode
 /* Update: hash the password if one was given, then write. */
 static void users_update_continue(struct update_req *x)
 {
-    if (x->u.password == NULL) {
+    if (x->u.f.password == NULL) {
         users_update_write(x);
         return;
     }
     if (x->u.base.api->pw == NULL ||
-        password_hash(x->u.base.api->pw, x->u.password, users_update_on_hash, x) != 0)
+        password_hash(x->u.base.api->pw, x->u.f.password, users_update_on_hash, x) != 0)
         api_respond_error(&x->u.base, 503, "server", "busy");
 }
 
@@ -642,21 +564,6 @@ static void users_update_on_taken(enum db_status st, const PGresult *res, void *
     users_update_continue(x);
 }
 
-/* bio/image: absent keeps, null or "" clears, a string sets. */
-static void users_check_nullable(struct api_errors *errs, const cJSON *obj, const char *name,
-                                 bool *set, const char **out)
-{
-    enum json_field f = json_input_string(obj, name, out);
-
-    *set = f != JSON_FIELD_ABSENT;
-    if (f == JSON_FIELD_WRONG) {
-        api_errors_add(errs, name, "must be a string or null");
-        *out = NULL;
-    } else if (f == JSON_FIELD_STRING && (*out)[0] == '\0') {
-        *out = NULL;
-    }
-}
-
 void api_users_update(struct http_request *req, const struct route_params *p, void *ctx)
 {
     struct api_req *r = api_req_new(api_from_ctx(ctx), req, p, sizeof(struct update_req));
@@ -672,28 +579,19 @@ void api_users_update(struct http_request *req, const struct route_params *p, vo
     r->cleanup = users_update_cleanup;
     if (api_auth(r, true) != 0 || (obj = api_body_object(r, "user")) == NULL)
         return;
-    users_check_field(&errs, obj, "username", false, API_USERNAME_MAX, &u->username);
-    users_check_field(&errs, obj, "email", false, API_EMAIL_MAX, &u->email);
-    if (u->email != NULL && !users_email_ok(u->email))
-        api_errors_add(&errs, "email", "is invalid");
-    users_check_field(&errs, obj, "password", false, API_PASSWORD_MAX, &u->password);
-    users_check_password(&errs, u->password);
-    users_check_nullable(&errs, obj, "bio", &u->set_bio, &u->bio);
-    users_check_nullable(&errs, obj, "image", &u->set_image, &u->image);
-    if (errs.n == 0 && cJSON_GetArraySize(obj) == 0)
-        api_errors_add(&errs, "user", "can't be blank");
+    api_validate_update(obj, &u->f, &errs);
     if (errs.n > 0) {
         api_respond_errors(r, 422, &errs);
         return;
     }
     if (users_copy_fields(u) != 0)
         return;
-    if (u->username == NULL && u->email == NULL) {
+    if (u->f.username == NULL && u->f.email == NULL) {
         users_update_continue(x);
         return;
     }
-    vals[0] = u->username;
-    vals[1] = u->email;
+    vals[0] = u->f.username;
+    vals[1] = u->f.email;
     vals[2] = api_viewer_text(r, id);
     (void)api_db(r, Q_USER_TAKEN, vals, users_update_on_taken);
 }

@@ -6,9 +6,9 @@
 # bench/api_vs_pgbench.sh); they are listed here so `make dist` ships them.
 if HAVE_CHECK
 check_PROGRAMS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password \
-	test/check_migrate_file
+	test/check_migrate_file test/check_api_validate
 TESTS += test/check_jwt test/check_api_text test/check_api_json test/check_api_password \
-	test/check_migrate_file
+	test/check_migrate_file test/check_api_validate
 endif
 test_check_migrate_file_SOURCES = test/check_migrate_file.c test/suite_main.h
 test_check_migrate_file_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
@@ -22,6 +22,9 @@ test_check_api_text_LDADD = api/libapi.a store/libstore.a common/libcommon.a $(C
 test_check_api_json_SOURCES = test/check_api_json.c test/suite_main.h
 test_check_api_json_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_api_json_LDADD = api/libapi.a store/libstore.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
+test_check_api_validate_SOURCES = test/check_api_validate.c test/suite_main.h
+test_check_api_validate_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+test_check_api_validate_LDADD = api/libapi.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)
 test_check_api_password_SOURCES = test/check_api_password.c test/suite_main.h
 test_check_api_password_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 test_check_api_password_LDADD = store/libstore.a common/libcommon.a $(CHECK_LIBS) $(CONDUIT_LIBS)

@@ -13,7 +13,7 @@ test_fuzz_replay_http_parser_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_TARGET_NAME='"http
 test_fuzz_replay_http_parser_LDADD = common/libcommon.a $(CONDUIT_LIBS)
 test_fuzz_replay_json_SOURCES = test/fuzz/fuzz_json.c test/fuzz/replay.c test/fuzz/fuzz.h
 test_fuzz_replay_json_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_TARGET_NAME='"json"'
-test_fuzz_replay_json_LDADD = common/libcommon.a $(CONDUIT_LIBS)
+test_fuzz_replay_json_LDADD = api/libapi.a common/libcommon.a $(CONDUIT_LIBS)
 test_fuzz_replay_jwt_SOURCES = test/fuzz/fuzz_jwt.c test/fuzz/replay.c test/fuzz/fuzz.h
 test_fuzz_replay_jwt_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_TARGET_NAME='"jwt"'
 test_fuzz_replay_jwt_LDADD = common/libcommon.a $(CONDUIT_LIBS)

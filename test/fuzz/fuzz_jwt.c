@@ -5,7 +5,9 @@
  * Inputs whose first byte is 0xff are instead "header NUL payload": the
  * two JSON texts are base64url-encoded and signed with the secret here
  * (OpenSSL HMAC-SHA256), so the claim checks behind the signature are
- * fuzzed too, which random tokens never reach.
+ * fuzzed too, which random tokens never reach. Verification goes through
+ * jwt_verify_ver(), so the "ver" claim (token version) is fuzzed as well:
+ * an accepted token's version is within 0..2^31-1.
  */
 #include "config.h"
 
@@ -49,26 +51,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 0 && data[0] == 0xff) {
         char forged[4 * JWT_MAX_LEN];
-        int64_t id = 0;
+        int64_t id = 0, ver = -1;
         if (fuzz_jwt_forge(data + 1, size - 1, forged, sizeof forged) > 0) {
-            enum jwt_result r = jwt_verify(FUZZ_JWT_SECRET, sizeof FUZZ_JWT_SECRET - 1, forged,
-                                           (time_t)1700000000, &id);
+            enum jwt_result r = jwt_verify_ver(FUZZ_JWT_SECRET, sizeof FUZZ_JWT_SECRET - 1, forged,
+                                               (time_t)1700000000, &id, &ver);
             if (r != JWT_OK && r != JWT_INVALID && r != JWT_EXPIRED)
+                abort();
+            if (r == JWT_OK && (ver < 0 || ver > INT32_MAX))
                 abort();
         }
         return 0;
     }
     char *token = malloc(size + 1);
     unsigned char raw[JWT_MAX_LEN];
-    int64_t uid = 0;
+    int64_t uid = 0, ver = -1;
 
     if (token == NULL)
         return 0;
     memcpy(token, data, size);
     token[size] = '\0';
-    enum jwt_result r =
-        jwt_verify(FUZZ_JWT_SECRET, sizeof FUZZ_JWT_SECRET - 1, token, (time_t)1700000000, &uid);
+    enum jwt_result r = jwt_verify_ver(FUZZ_JWT_SECRET, sizeof FUZZ_JWT_SECRET - 1, token,
+                                       (time_t)1700000000, &uid, &ver);
     if (r != JWT_OK && r != JWT_INVALID && r != JWT_EXPIRED)
+        abort();
+    if (r == JWT_OK && (ver < 0 || ver > INT32_MAX))
         abort();
     int n = jwt_b64url_decode(token, size, raw, sizeof raw);
     if (n > (int)sizeof raw)
