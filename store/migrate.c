@@ -50,8 +50,10 @@
 /* lock_timeout of files that set none: well under the 1 s the API may
  * wait for a lock before a request counts as blocked. */
 #define MIGRATE_LOCK_TIMEOUT "500ms"
-/* Tries of a file (or of one statement of a no-transaction file). */
-#define MIGRATE_ATTEMPTS 10
+/* Tries of a file (or of one statement of a no-transaction file): about
+ * 2.5 minutes of retries at the 5 s cap, each blocking writers at most the
+ * lock_timeout (10 tries gave up under a steady write load). */
+#define MIGRATE_ATTEMPTS 30
 /* Backoff between tries: first wait, cap (ms); each wait doubles, plus up
  * to a half of jitter so two migrators do not retry in step. */
 #define MIGRATE_BACKOFF_MS     100

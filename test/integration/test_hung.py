@@ -109,10 +109,13 @@ def test_stopped_worker_is_replaced():
         # The other worker kept serving: requests succeeded while the
         # victim was stopped, and new connections never failed (one that
         # the victim had accepted just before SIGSTOP may, and is reported).
+        # Those fail when the victim is killed, on the tick that starts its
+        # replacement, which is also when the phase turns to "after": such a
+        # reset is counted in either phase, so the allowance covers both.
         during = load.totals(["stopped"])
         assert served > 0 and during["ok"] > 50, during
-        assert load.failures(["start", "after"]) == 0, load.report()
-        assert load.failures(["stopped"]) <= 3, load.report()
+        assert load.failures(["start"]) == 0, load.report()
+        assert load.failures(["stopped", "after"]) <= 3, load.report()
         srv.wait_ready()
 
 
