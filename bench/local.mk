@@ -10,3 +10,5 @@ EXTRA_DIST += bench/scale.sh bench/scale_seed.sql bench/scale_users.py bench/sca
 	bench/scale_report.py bench/scale_plot.gp bench/wrk_scale_write.lua bench/online_migrate.sh
 # What saturates first at 10x to 1000x this box (written from bench/scale.sh figures).
 EXTRA_DIST += docs/scaling.md
+# Where the cache-off read's tail comes from: pool sizes next to pgbench -S's own spread.
+EXTRA_DIST += bench/tail.sh
