@@ -134,7 +134,7 @@ void settings_defaults(struct settings *s)
     s->accepts_per_wake = 8;
     s->backlog = 1024;
     s->max_connections = 4096;
-    s->max_in_flight = 64;
+    s->max_in_flight = 32;
     s->db_queue_timeout_ms = 100;
     s->shed_delay_ms = 0;
     s->shed_repeat_ms = 1000;
@@ -649,7 +649,7 @@ const char *settings_usage(void)
            "  --max-connections N         above: 503 + Retry-After and close\n"
            "                              [CONDUIT_MAX_CONNECTIONS] (4096)\n"
            "  --max-in-flight N           requests at once; above: 503 + Retry-After\n"
-           "                              [CONDUIT_MAX_IN_FLIGHT] (64)\n"
+           "                              [CONDUIT_MAX_IN_FLIGHT] (32)\n"
            "  --db-queue-timeout-ms MS    longest wait for a database connection, then 503\n"
            "                              + Retry-After, 0 = none [CONDUIT_DB_QUEUE_TIMEOUT_MS] "
            "(100)\n"
