@@ -173,10 +173,11 @@ def test_db_queue_timeout_sheds_stale_waits():
         return
     migrate()
     # One connection, one query at a time: 64 requests at once queue up; a
-    # wait over 1 ms is shed before the query is sent.
+    # wait over 1 ms is shed before the query is sent. The in-flight budget
+    # (default 32) is raised so that all 64 reach the queue.
     with harness.Server(workers=1, with_services=True,
                         args=["--access-log", "off", "--cache-ttl", "0", "--db-pool", "1",
-                              "--db-queue-timeout-ms", "1"]) as srv:
+                              "--db-queue-timeout-ms", "1", "--max-in-flight", "128"]) as srv:
         srv.wait_ready()
         support.wait_for(lambda: srv.get("/api/articles/no-such-article").status == 404, 10,
                          what="the database")
