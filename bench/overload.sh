@@ -23,7 +23,7 @@
 #
 # Environment: OVERLOAD_CONNS ("16 32 4096"), OVERLOAD_DURATION (10),
 # OVERLOAD_WORKERS (2), OVERLOAD_ARGS (extra conduitd flags; docs/benchmarks.md
-# compares the defaults with "--max-in-flight 32 --shed-delay-ms 1000").
+# compares the defaults with "--shed-repeat-ms 0" and "--max-in-flight 64").
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

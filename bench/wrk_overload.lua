@@ -3,9 +3,10 @@
 -- (2xx, 503 with Retry-After, 503 without, other) across threads, and prints
 -- one RESULT line. The p99 of the 2xx answers alone is read from wrk's
 -- latency histogram at the 99 * (2xx share) percentile, which is exact when
--- every refusal is slower than every 2xx answer (refusals are held
--- --shed-delay-ms, and queue-timeout ones wait longer than the answers do);
--- the script also prints the fastest 503 so that the assumption can be read.
+-- every refusal is slower than every 2xx answer (repeat refusals are held
+-- --shed-repeat-ms, every refusal with --shed-delay-ms, and queue-timeout
+-- ones wait longer than the answers do). Refusals faster than the 2xx p99
+-- (a connection's first refusal is answered at once) make it a lower bound.
 --
 --   wrk -t2 -c4096 -d10s -s bench/wrk_overload.lua http://127.0.0.1:PORT -- PATHS_FILE
 

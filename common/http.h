@@ -159,6 +159,12 @@ const char *http_request_peer(const struct http_request *r);
 /* True when the client has gone away while the response was pending. */
 bool http_request_orphaned(const struct http_request *r);
 
+/* When the last 503 answered on this request's connection (an earlier
+ * request on it) was handed to http_respond(), in CLOCK_MONOTONIC
+ * milliseconds (proc_mono_ms()'s clock); 0 if none was. Admission control
+ * reads it to tell a client that retried at once after a refusal. */
+int64_t http_request_last_503_ms(const struct http_request *r);
+
 /* Answer this request with Connection: close and close the connection
  * after it (admission control's graceful close). Before http_respond. */
 void http_request_close_after(struct http_request *r);

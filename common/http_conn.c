@@ -452,6 +452,8 @@ void http_conn_respond(struct http_conn *c, int status, const char *ctype, const
     if (status < 200 || status > 599)
         status = 500;
     r->status = status;
+    if (status == 503)
+        c->last_503_ns = http_now_ns(); /* admission control's repeat refusals */
     c->busy++;
     if (c->fd < 0 || s == NULL) {
         free(owned);

@@ -89,15 +89,16 @@ struct http_conn {
     struct event *ev_read;
     struct event *ev_write;
     struct event *ev_timer;
-    bool read_on;        /* ev_read is added */
-    bool peer_eof;       /* the peer shut down its side */
-    bool close_after;    /* close once the current response is written */
-    bool in_process;     /* http_conn_process is on the stack */
-    bool fresh;          /* no request seen yet on this connection */
-    int busy;            /* callbacks on the stack; free is deferred until 0 */
-    bool dead;           /* closed and to be freed once busy drops to 0 */
-    int64_t deadline_ms; /* when the current state times out; 0 = never */
-    int64_t timer_at_ms; /* when ev_timer fires; 0 = not pending */
+    bool read_on;         /* ev_read is added */
+    bool peer_eof;        /* the peer shut down its side */
+    bool close_after;     /* close once the current response is written */
+    bool in_process;      /* http_conn_process is on the stack */
+    bool fresh;           /* no request seen yet on this connection */
+    int busy;             /* callbacks on the stack; free is deferred until 0 */
+    bool dead;            /* closed and to be freed once busy drops to 0 */
+    int64_t deadline_ms;  /* when the current state times out; 0 = never */
+    int64_t timer_at_ms;  /* when ev_timer fires; 0 = not pending */
+    uint64_t last_503_ns; /* when a 503 was last answered here (http_now_ns); 0 = never */
 
     /* input */
     char *buf;

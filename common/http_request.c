@@ -99,6 +99,12 @@ bool http_request_orphaned(const struct http_request *r)
     return r->orphaned;
 }
 
+/* When the previous 503 on this request's connection was answered. */
+int64_t http_request_last_503_ms(const struct http_request *r)
+{
+    return (int64_t)(r->conn->last_503_ns / 1000000u);
+}
+
 /* Record the route id for metrics. */
 void http_request_set_route(struct http_request *r, int route_id)
 {

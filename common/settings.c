@@ -80,6 +80,7 @@ static const struct setting_def settings_table[] = {
     SDEF("CONDUIT_MAX_IN_FLIGHT", ST_INT, max_in_flight, 1, 1048576),
     SDEF("CONDUIT_DB_QUEUE_TIMEOUT_MS", ST_INT, db_queue_timeout_ms, 0, 3600000),
     SDEF("CONDUIT_SHED_DELAY_MS", ST_INT, shed_delay_ms, 0, 10000),
+    SDEF("CONDUIT_SHED_REPEAT_MS", ST_INT, shed_repeat_ms, 0, 10000),
     SDEF("CONDUIT_CONFIG", ST_STR, config_file, 0, 0),
     SDEF("CONDUIT_LOG_LEVEL", ST_LEVEL, log_level, 0, 0),
     SDEF("CONDUIT_ACCESS_LOG", ST_BOOL, access_log, 0, 0),
@@ -133,9 +134,10 @@ void settings_defaults(struct settings *s)
     s->accepts_per_wake = 8;
     s->backlog = 1024;
     s->max_connections = 4096;
-    s->max_in_flight = 256;
+    s->max_in_flight = 32;
     s->db_queue_timeout_ms = 100;
     s->shed_delay_ms = 0;
+    s->shed_repeat_ms = 1000;
     s->log_level = LOG_LEVEL_INFO;
     s->access_log = true;
     s->max_request_line = 8192;
@@ -647,12 +649,16 @@ const char *settings_usage(void)
            "  --max-connections N         above: 503 + Retry-After and close\n"
            "                              [CONDUIT_MAX_CONNECTIONS] (4096)\n"
            "  --max-in-flight N           requests at once; above: 503 + Retry-After\n"
-           "                              [CONDUIT_MAX_IN_FLIGHT] (256)\n"
+           "                              [CONDUIT_MAX_IN_FLIGHT] (32)\n"
            "  --db-queue-timeout-ms MS    longest wait for a database connection, then 503\n"
            "                              + Retry-After, 0 = none [CONDUIT_DB_QUEUE_TIMEOUT_MS] "
            "(100)\n"
-           "  --shed-delay-ms MS          hold a shed request's 503 this long\n"
+           "  --shed-delay-ms MS          hold every refusal's 503 this long, 0 = off\n"
            "                              [CONDUIT_SHED_DELAY_MS] (0)\n"
+           "  --shed-repeat-ms MS         a refusal on a connection answered 503 less than\n"
+           "                              MS ago is held until MS after that 503 (clients\n"
+           "                              ignoring Retry-After), 0 = off\n"
+           "                              [CONDUIT_SHED_REPEAT_MS] (1000)\n"
            "\n"
            "Logging:\n"
            "  --log-level LEVEL           debug, info, warn, error [CONDUIT_LOG_LEVEL] (info)\n"

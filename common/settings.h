@@ -50,9 +50,11 @@ struct settings {
 
     /* admission control, per worker (worker/admission.c) */
     int max_connections;     /* CONDUIT_MAX_CONNECTIONS, default 4096 */
-    int max_in_flight;       /* CONDUIT_MAX_IN_FLIGHT, default 256 */
+    int max_in_flight;       /* CONDUIT_MAX_IN_FLIGHT, default 32 */
     int db_queue_timeout_ms; /* CONDUIT_DB_QUEUE_TIMEOUT_MS, default 100, 0 = none */
-    int shed_delay_ms;       /* CONDUIT_SHED_DELAY_MS, default 0: hold a 503 this long */
+    int shed_delay_ms;       /* CONDUIT_SHED_DELAY_MS, default 0: hold every 503 this long */
+    int shed_repeat_ms;      /* CONDUIT_SHED_REPEAT_MS, default 1000, 0 = off: a refusal on a
+                                connection answered 503 less than this ago waits until then */
 
     /* logging */
     enum log_level log_level; /* CONDUIT_LOG_LEVEL debug|info|warn|error, default info */

@@ -22,8 +22,15 @@
  * kernel's queue.
  *
  * Refusals: 503 {"errors":{"server":["overloaded"]}} with Retry-After: 1,
- * written by the HTTP core from the event loop. A held refusal waits in a
- * FIFO (all wait the same delay) with one timer for the head.
+ * written by the HTTP core from the event loop. The first refusal on a
+ * connection is answered at once. A repeat (the connection was answered a
+ * 503 less than --shed-repeat-ms ago: its client retried without waiting
+ * the Retry-After) is held until --shed-repeat-ms after that 503, so a
+ * client that ignores Retry-After gets one refusal per interval instead of
+ * as many as the worker can write. --shed-delay-ms, when set, holds every
+ * refusal at least that long. A held refusal costs no work: it waits in a
+ * list ordered by due time (nearly FIFO: inserted from the tail) with one
+ * timer for the head, and does not count against --max-in-flight.
  *
  * Relies on: http.h (pause_accept, connections, in_flight, close_after),
  * the scoreboard, proc.h's monotonic clock, libevent.
@@ -42,7 +49,7 @@
 #include "log.h"
 #include "proc.h"
 
-/* A refusal held for --shed-delay-ms. */
+/* A refusal held for --shed-repeat-ms or --shed-delay-ms. */
 struct admission_held {
     TAILQ_ENTRY(admission_held) link;
     struct http_request *req;
@@ -62,12 +69,13 @@ struct admission {
     int max_connections;
     int max_in_flight;
     int shed_delay_ms;
+    int shed_repeat_ms;
     int64_t live_age_ms; /* a heartbeat older than this: not live */
     bool holding;        /* accepting paused by us */
     int overflow;        /* connections nobody else took: accept this many regardless */
     bool draining;
     int64_t hold_since_ms;
-    size_t nheld; /* refusals held for --shed-delay-ms: in the core's in-flight count, not ours */
+    size_t nheld; /* refusals held: in the core's in-flight count, not in our budget */
     struct event *ev_hold;
     struct event *ev_held;
     struct admission_held_list held;
@@ -188,6 +196,7 @@ struct admission *admission_new(struct event_base *base, const struct settings *
     a->max_connections = s->max_connections > 0 ? s->max_connections : 1;
     a->max_in_flight = s->max_in_flight > 0 ? s->max_in_flight : 1;
     a->shed_delay_ms = s->shed_delay_ms;
+    a->shed_repeat_ms = s->shed_repeat_ms;
     a->live_age_ms = (int64_t)heartbeat_ms * 2 + 100;
     TAILQ_INIT(&a->held);
     a->ev_hold = event_new(base, -1, EV_PERSIST, admission_on_hold_tick, a);
@@ -272,24 +281,56 @@ static void admission_on_held(evutil_socket_t fd, short what, void *arg)
     admission_release_held(arg, false);
 }
 
-/* Refuse req for reason: now, or after --shed-delay-ms. */
+/* When req's refusal is due: now_ms, or later for a repeat refusal
+ * (--shed-repeat-ms after the connection's last 503) or --shed-delay-ms. */
+static int64_t admission_due_ms(const struct admission *a, const struct http_request *req,
+                                int64_t now_ms)
+{
+    int64_t due = now_ms + (a->shed_delay_ms > 0 ? a->shed_delay_ms : 0);
+    int64_t last = http_request_last_503_ms(req);
+
+    if (a->shed_repeat_ms > 0 && last > 0 && now_ms - last < a->shed_repeat_ms &&
+        last + a->shed_repeat_ms > due)
+        due = last + a->shed_repeat_ms;
+    return due;
+}
+
+/* Hold h until its due time: insert in due order, searching from the tail
+ * (refusals mostly arrive in due order), and re-arm the timer if it is
+ * the new head. */
+static void admission_hold(struct admission *a, struct admission_held *h)
+{
+    struct admission_held *after = TAILQ_LAST(&a->held, admission_held_list);
+
+    while (after != NULL && after->due_ms > h->due_ms)
+        after = TAILQ_PREV(after, admission_held_list, link);
+    if (after == NULL)
+        TAILQ_INSERT_HEAD(&a->held, h, link);
+    else
+        TAILQ_INSERT_AFTER(&a->held, after, h, link);
+    a->nheld++;
+    if (TAILQ_FIRST(&a->held) == h)
+        admission_arm_held(a);
+}
+
+/* Refuse req for reason: now, or held until admission_due_ms(). A refusal
+ * with close is never a repeat (its connection closes after it). */
 static void admission_shed(struct admission *a, struct http_request *req, enum sb_shed_reason why,
                            bool close)
 {
     struct admission_held *h;
+    int64_t now = proc_mono_ms();
+    int64_t due = admission_due_ms(a, req, now);
 
     sb_inc(&a->slot->c.shed[why], 1);
-    if (a->shed_delay_ms <= 0 || a->draining || (h = malloc(sizeof(*h))) == NULL) {
+    if (due <= now || a->draining || (h = malloc(sizeof(*h))) == NULL) {
         admission_answer(req, close);
         return;
     }
     h->req = req;
     h->close = close;
-    h->due_ms = proc_mono_ms() + a->shed_delay_ms;
-    TAILQ_INSERT_TAIL(&a->held, h, link);
-    a->nheld++;
-    if (TAILQ_FIRST(&a->held) == h)
-        admission_arm_held(a);
+    h->due_ms = due;
+    admission_hold(a, h);
 }
 
 bool admission_refuse(struct admission *a, struct http_request *req)
@@ -301,7 +342,7 @@ bool admission_refuse(struct admission *a, struct http_request *req)
         return true;
     }
     /* The core's in-flight count includes this request and the refusals
-     * held for --shed-delay-ms; the budget is for requests being worked on. */
+     * held; the budget is for requests being worked on. */
     if (http_server_in_flight(a->http) - a->nheld > (size_t)a->max_in_flight) {
         admission_shed(a, req, SB_SHED_IN_FLIGHT, false);
         return true;

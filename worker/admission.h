@@ -17,9 +17,14 @@
  * - --max-in-flight: a request arriving while the worker already has that
  *   many with their handlers is answered 503 + Retry-After from the event
  *   loop, without routing it or touching PostgreSQL or Redis.
- * - --shed-delay-ms: a shed request's 503 is held that long (a timer, no
- *   work meanwhile), so that clients which ignore Retry-After and retry at
- *   once cannot turn refusals into most of the worker's work.
+ * - --shed-repeat-ms (default 1000, the Retry-After interval): the first
+ *   refusal on a connection is answered at once; a refusal on a connection
+ *   that was answered 503 less than that ago (its client retried at once,
+ *   ignoring Retry-After) is held until that interval has passed (a timer,
+ *   no work meanwhile), so that such clients cannot turn refusals into most
+ *   of the worker's work while clients that wait lose nothing.
+ * - --shed-delay-ms: every refusal's 503 is held at least that long.
+ * Held refusals do not count against --max-in-flight.
  * Refusals are counted in the slot's shed counters by reason
  * (conduitd_requests_shed_total{reason}); the database queue's own timeout
  * (store/db.c) counts reason db_queue.
@@ -56,8 +61,8 @@ void admission_on_accept(struct admission *a);
 /* A connection closed. */
 void admission_on_close(struct admission *a);
 
-/* Before routing: true when the request was refused (answered, or held for
- * --shed-delay-ms and answered later); the caller must not touch it. */
+/* Before routing: true when the request was refused (answered, or held and
+ * answered later); the caller must not touch it. */
 bool admission_refuse(struct admission *a, struct http_request *req);
 
 /* The worker drains: answer held refusals now and stop pausing accepts. */

@@ -19,10 +19,17 @@
   connection is answered 503 + Retry-After unsent (reason "db_queue"), and
   every query's wait lands in conduitd_db_queue_wait_seconds.
 - --shed-delay-ms holds a refusal's answer for the delay.
+- Repeat refusals (the default --shed-repeat-ms 1000): with the budget held
+  by a request blocked on a table lock, the first refusal on a connection
+  comes at once, a second sent at once on the same connection is not
+  answered before a new connection's first refusal, and comes about the
+  Retry-After interval after the first; a retry after waiting the interval
+  is refused at once again.
 """
 
 import math
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -166,10 +173,11 @@ def test_db_queue_timeout_sheds_stale_waits():
         return
     migrate()
     # One connection, one query at a time: 64 requests at once queue up; a
-    # wait over 1 ms is shed before the query is sent.
+    # wait over 1 ms is shed before the query is sent. The in-flight budget
+    # (default 32) is raised so that all 64 reach the queue.
     with harness.Server(workers=1, with_services=True,
                         args=["--access-log", "off", "--cache-ttl", "0", "--db-pool", "1",
-                              "--db-queue-timeout-ms", "1"]) as srv:
+                              "--db-queue-timeout-ms", "1", "--max-in-flight", "128"]) as srv:
         srv.wait_ready()
         support.wait_for(lambda: srv.get("/api/articles/no-such-article").status == 404, 10,
                          what="the database")
@@ -242,9 +250,98 @@ def test_shed_delay_holds_the_refusal():
         extra.close()
 
 
+class TableLock:
+    """An ACCESS EXCLUSIVE lock on a table of the test database, held by a
+    psql session until release(): queries on the table wait for it."""
+
+    def __init__(self, table):
+        self.proc = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-v",
+                                      "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc.stdin.write(("BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n"
+                               "SELECT 'locked';\n" % table).encode())
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        while line and b"locked" not in line:
+            line = self.proc.stdout.readline()
+        assert b"locked" in line, "psql did not take the lock"
+
+    def release(self):
+        if self.proc.poll() is None:
+            self.proc.communicate(b"COMMIT;\n", timeout=10)
+
+
+def test_repeat_refusal_waits_for_retry_after():
+    if not os.environ.get("DATABASE_URL"):
+        print("skipped: no DATABASE_URL (script/test starts PostgreSQL)")
+        return
+    migrate()
+    req = b"GET /api/articles/no-such-article HTTP/1.1\r\nHost: t\r\n\r\n"
+    # Default --shed-repeat-ms and --shed-delay-ms; a budget of one request.
+    with harness.Server(workers=1, with_services=True,
+                        args=["--access-log", "off", "--cache-ttl", "0", "--max-in-flight", "1"]
+                        ) as srv:
+        srv.wait_ready()
+        support.wait_for(lambda: srv.get("/api/articles/no-such-article").status == 404, 10,
+                         what="the database")
+        lock = TableLock("articles")
+        try:
+            # The budget's one request waits for the lock.
+            busy = support.connect(srv.port)
+            busy.sendall(req)
+            support.wait_for(lambda: support.parse_metrics(srv.metrics_text())[0]
+                             ["http_requests_in_flight"] == 1, 5,
+                             what="the request waiting for the lock")
+            # First refusal on a connection: at once.
+            repeat = support.connect(srv.port, timeout=10)
+            t0 = time.monotonic()
+            repeat.sendall(req)
+            status, headers, body = support.read_response(repeat, timeout=10)
+            first = time.monotonic()
+            print("first refusal after %.3fs" % (first - t0))
+            assert status == 503 and headers.get("retry-after") == "1", (status, headers)
+            assert b"overloaded" in body, body
+            assert first - t0 < 0.8, first - t0
+            # Its client retries at once, ignoring Retry-After: held.
+            repeat.sendall(req)
+            # Meanwhile a new connection's first refusal is still immediate,
+            # and the repeat has not been answered when it comes.
+            fresh = support.connect(srv.port, timeout=10)
+            t1 = time.monotonic()
+            fresh.sendall(req)
+            status, headers, _ = support.read_response(fresh, timeout=10)
+            t_fresh = time.monotonic()
+            print("new connection's refusal after %.3fs" % (t_fresh - t1))
+            assert status == 503 and headers.get("retry-after") == "1", (status, headers)
+            assert t_fresh - t1 < 0.8, t_fresh - t1
+            ready, _, _ = select.select([repeat], [], [], 0)
+            assert not ready, "the repeat refusal was answered before the hold"
+            status, headers, _ = support.read_response(repeat, timeout=10)
+            second = time.monotonic()
+            print("repeat refusal %.3fs after the first" % (second - first))
+            assert status == 503 and headers.get("retry-after") == "1", (status, headers)
+            assert second - first >= 0.8, second - first
+            # A client that waits the Retry-After is refused at once again.
+            time.sleep(1.1)
+            t2 = time.monotonic()
+            repeat.sendall(req)
+            status, headers, _ = support.read_response(repeat, timeout=10)
+            print("refusal after waiting Retry-After: %.3fs" % (time.monotonic() - t2))
+            assert status == 503 and headers.get("retry-after") == "1", (status, headers)
+            assert time.monotonic() - t2 < 0.8, time.monotonic() - t2
+            assert shed(srv, "in_flight") == 4, shed(srv, "in_flight")
+        finally:
+            lock.release()
+        status, _, _ = support.read_response(busy, timeout=10)
+        assert status == 404, status
+        for s in (busy, repeat, fresh):
+            s.close()
+
+
 if __name__ == "__main__":
     harness.run_tests([test_burst_spreads_over_workers, test_connection_ceiling_closes_gracefully,
                        test_in_flight_budget_refuses_before_work,
                        test_db_queue_timeout_sheds_stale_waits,
                        test_held_refusals_do_not_use_the_budget,
-                       test_shed_delay_holds_the_refusal])
+                       test_shed_delay_holds_the_refusal,
+                       test_repeat_refusal_waits_for_retry_after])
