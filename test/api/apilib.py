@@ -113,17 +113,26 @@ def server(env=None, workers=2, database_url=None, redis_url=None):
 
 
 def run(tests, srv, budget=120):
-    """Migrate srv's database, start srv, run the tests in order, stop srv;
-    exit 0/1 (or 77)."""
+    """Migrate srv's database, start srv, run the tests in order, stop srv
+    and everything else the file started; exit 0/1 (or 77)."""
     watchdog(budget)
     if srv.env.get("DATABASE_URL"):
         migrate(srv.env["DATABASE_URL"])
     code = 1
-    with srv:
-        try:
-            harness.run_tests(tests)
-        except SystemExit as e:
-            code = e.code
+    try:
+        with srv:
+            try:
+                harness.run_tests(tests)
+            except SystemExit as e:
+                code = e.code
+    finally:
+        # Whatever else the file started (its private Redis or PostgreSQL,
+        # other servers): a private Redis left running outlived every run.
+        for thing in reversed(_started):
+            try:
+                thing.kill()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
     sys.exit(code)
 
 
