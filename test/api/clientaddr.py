@@ -40,11 +40,37 @@ def nobody():
     return "nobody_%s@test.com" % uid()
 
 
+def fail_opens(api):
+    return metric(api.metrics(), "conduitd_rate_limit_fail_open_total") or 0.0
+
+
+def counted(api, attempt, what):
+    """Run attempt(); if it fails while some limit checks failed open
+    (Redis not answering within the worker's timeout), say so and run it
+    once more from an empty Redis. A miss with no fail-open is a real
+    failure. (Under the sanitizer build on a loaded machine a 429 went
+    missing twice in a few runs; whether limits had failed open was not
+    recorded, which this now prints.)"""
+    before = fail_opens(api)
+    try:
+        attempt()
+    except AssertionError:
+        opened = fail_opens(api) - before
+        if opened <= 0:
+            raise
+        print("%s: %d checks failed open meanwhile; once more" % (what, opened))
+        R.command("FLUSHALL")
+        attempt()
+
+
 def exhaust(xffs, what):
     """LIMIT logins pass (401), the next is 429; one X-Forwarded-For each."""
-    for i, xff in enumerate(xffs[:LIMIT]):
-        A.expect_error(login(nobody(), xff), 401, "credentials", None, "%s #%d" % (what, i + 1))
-    A.expect_error(login(nobody(), xffs[LIMIT]), 429, None, None, what + ": over the limit")
+    def attempt():
+        for i, xff in enumerate(xffs[:LIMIT]):
+            A.expect_error(login(nobody(), xff), 401, "credentials", None,
+                           "%s #%d" % (what, i + 1))
+        A.expect_error(login(nobody(), xffs[LIMIT]), 429, None, None, what + ": over the limit")
+    counted(A, attempt, what)
 
 
 def test_forwarded_client_gets_its_own_bucket():
@@ -93,13 +119,15 @@ def test_untrusted_peer_header_ignored():
         apilib.wait_for(lambda: metric(B.metrics(), "conduitd_dependency_up",
                                        dependency="redis") == 1, 10,
                         "conduitd_dependency_up{redis} = 1")
-        for i in range(LIMIT):
+        def attempt():
+            for i in range(LIMIT):
+                r = B.post("/api/users/login", {"user": {"email": nobody(), "password": "x" * 8}},
+                           headers={"X-Forwarded-For": "198.51.100.%d" % (i + 10)})
+                B.expect_error(r, 401, "credentials", None, "untrusted peer #%d" % (i + 1))
             r = B.post("/api/users/login", {"user": {"email": nobody(), "password": "x" * 8}},
-                       headers={"X-Forwarded-For": "198.51.100.%d" % (i + 10)})
-            B.expect_error(r, 401, "credentials", None, "untrusted peer #%d" % (i + 1))
-        r = B.post("/api/users/login", {"user": {"email": nobody(), "password": "x" * 8}},
-                   headers={"X-Forwarded-For": "198.51.100.99"})
-        B.expect_error(r, 429, None, None, "a new X-Forwarded-For from an untrusted peer")
+                       headers={"X-Forwarded-For": "198.51.100.99"})
+            B.expect_error(r, 429, None, None, "a new X-Forwarded-For from an untrusted peer")
+        counted(B, attempt, "untrusted peer")
 
 
 def test_failed_logins_limited_per_account():
