@@ -42,24 +42,10 @@ ulimit -n "$(ulimit -Hn)"
 if [ -z "${DATABASE_URL:-}" ]; then
     eval "$("$root/script/services" start)"
 fi
-conduitd="${CONDUITD:-}"
-if [ -z "$conduitd" ]; then
-    conduitd="$("$root/script/build" bench | tail -n 1)/conduitd"
-fi
-[ -x "$conduitd" ] || { echo "overload: conduitd not found: $conduitd" >&2; exit 2; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/conduit-overload.XXXXXX")
-pid=""
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+conduitd=$(bench_conduitd overload)
+bench_work overload
 
 base_url="${DATABASE_URL%/*}"
 psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS conduit_overload WITH (FORCE)" \
@@ -69,11 +55,8 @@ export CONDUIT_MIGRATIONS_DIR="${CONDUIT_MIGRATIONS_DIR:-$root/migrations}"
 DATABASE_URL="$db" "$conduitd" migrate >"$work/migrate.log" 2>&1 ||
     { cat "$work/migrate.log" >&2; exit 1; }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port=$(free_port)
-admin=$(free_port)
+port=$(bench_free_port)
+admin=$(bench_free_port)
 env -u REDIS_URL DATABASE_URL="$db" CONDUIT_CACHE_TTL=0 \
     JWT_SECRET="bench-secret-0123456789abcdef0123456789" CONDUIT_ACCESS_LOG=off \
     CONDUIT_LOG_LEVEL=warn \
@@ -127,33 +110,14 @@ for c in $conns_list; do
     wait "$sampler" || true
     curl -fsS "http://127.0.0.1:$admin/metrics" >"$work/after.prom"
     echo "c=$c rss_kb=$(cat "$work/rss") $line" >>"$work/results"
-    python3 - "$work" "$c" >>"$work/results" <<'EOF'
-import re, sys
-work, c = sys.argv[1], sys.argv[2]
-def load(name):
-    out = {}
-    for l in open("%s/%s.prom" % (work, name)):
-        m = re.match(r"^(\S+?(?:\{.*\})?)\s+(\S+)$", l.strip())
-        if m and not l.startswith("#"):
-            out[m.group(1)] = float(m.group(2))
-    return out
-b, a = load("before"), load("after")
-def quantiles(fam):
-    buckets = []
-    for k, v in a.items():
-        m = re.match(r'^%s_bucket\{le="([^"]+)"\}$' % fam, k)
-        if m:
-            le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
-            buckets.append((le, v - b.get(k, 0)))
-    buckets.sort()
-    total = buckets[-1][1] if buckets else 0
-    res = []
-    for q in (0.5, 0.99):
-        want = q * total
-        res.append(next((le for le, n in buckets if n >= want), float("inf")) if total else 0)
-    return total, res
-wn, (w50, w99) = quantiles("conduitd_db_queue_wait_seconds")
-qn, (q50, q99) = quantiles("conduitd_db_query_duration_seconds")
+    python3 - "$root/bench" "$work" "$c" >>"$work/results" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from prom_delta import load, quantiles  # noqa: E402
+work, c = sys.argv[2], sys.argv[3]
+b, a = load(work + "/before.prom"), load(work + "/after.prom")
+wn, (w50, w99) = quantiles(b, a, "conduitd_db_queue_wait_seconds", (0.5, 0.99))
+qn, (q50, q99) = quantiles(b, a, "conduitd_db_query_duration_seconds", (0.5, 0.99))
 shed = {r: a.get('conduitd_requests_shed_total{reason="%s"}' % r, 0)
         - b.get('conduitd_requests_shed_total{reason="%s"}' % r, 0)
         for r in ("in_flight", "connections", "db_queue")}

@@ -32,22 +32,10 @@ for tool in wrk pgbench psql python3 curl; do
     command -v "$tool" >/dev/null || { echo "tail: $tool not found (run script/bootstrap)" >&2; exit 2; }
 done
 eval "$("$root/script/services" start)"
-conduitd="${CONDUITD:-}"
-[ -n "$conduitd" ] || conduitd="$("$root/script/build" bench | tail -n 1)/conduitd"
-[ -x "$conduitd" ] || { echo "tail: conduitd not found: $conduitd" >&2; exit 2; }
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/conduit-tail.XXXXXX")
-pid=""
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+conduitd=$(bench_conduitd tail)
+bench_work tail
 
 base_url="postgresql://postgres@127.0.0.1:${CONDUIT_PG_PORT:-54329}"
 CONDUITD="$conduitd" "$root/bench/scale.sh" --seed-only conduit_tail --articles 10000 >"$work/seed.log" 2>&1 ||
@@ -59,34 +47,6 @@ psql "$base_url/postgres" -X -q -c "SET client_min_messages = warning" \
     -c "CREATE DATABASE conduit_tail_pgbench" >/dev/null
 pgbench -i -s 10 -q "$base_url/conduit_tail_pgbench" >"$work/pgbench-init.log" 2>&1 ||
     { cat "$work/pgbench-init.log" >&2; exit 1; }
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# hist_p99 BEFORE AFTER NAME: the upper bound (ms) of the bucket that holds
-# the 99th percentile of histogram NAME between two /metrics scrapes.
-hist_p99() {
-    python3 - "$1" "$2" "$3" <<'EOF'
-import re, sys
-def read(path, name):
-    b = {}
-    for line in open(path):
-        m = re.match(name + r'_bucket\{le="([^"]+)"\} (\S+)', line)
-        if m:
-            b[m.group(1)] = b.get(m.group(1), 0) + float(m.group(2))
-    return b
-a, z = read(sys.argv[1], sys.argv[3]), read(sys.argv[2], sys.argv[3])
-d = sorted(((float("inf") if k == "+Inf" else float(k)), z[k] - a.get(k, 0)) for k in z)
-total = d[-1][1] if d else 0
-for le, n in d:
-    if total and n >= 0.99 * total:
-        print("%g" % (le * 1000))
-        break
-else:
-    print("-")
-EOF
-}
 
 pgbench_row() {
     local dir="$work/pgbench-$1"
@@ -107,8 +67,8 @@ field() {
 
 conduitd_row() {
     local pool=$1 port admin line rps p50 p99
-    port=$(free_port)
-    admin=$(free_port)
+    port=$(bench_free_port)
+    admin=$(bench_free_port)
     env -u REDIS_URL DATABASE_URL="$base_url/conduit_tail" CONDUIT_CACHE_TTL=0 \
         JWT_SECRET="bench-secret-0123456789abcdef0123456789" CONDUIT_ACCESS_LOG=off \
         CONDUIT_LOG_LEVEL=warn \
@@ -133,8 +93,8 @@ conduitd_row() {
     p99=$(field p99_ms "$line")
     printf "%-22s %9.0f %8.2f %8.2f %7.1f %10s %10s\n" "conduitd --db-pool $pool" "$rps" "$p50" "$p99" \
         "$(python3 -c "print($p99 / $p50)")" \
-        "$(hist_p99 "$work/before.prom" "$work/after.prom" conduitd_db_queue_wait_seconds)" \
-        "$(hist_p99 "$work/before.prom" "$work/after.prom" conduitd_db_query_duration_seconds)"
+        "$(python3 "$root/bench/prom_delta.py" "$work/before.prom" "$work/after.prom" conduitd_db_queue_wait_seconds 0.99)" \
+        "$(python3 "$root/bench/prom_delta.py" "$work/before.prom" "$work/after.prom" conduitd_db_query_duration_seconds 0.99)"
     grep -q ' non2xx=0 socket_errors=0' <<<"$line" || echo "  errors: $line"
 }
 
