@@ -265,6 +265,16 @@ def metric(m, name, **labels):
     return total if found else None
 
 
+def rate_window_start(window_s, need_s):
+    """Rate limits count in fixed windows (the epoch second // window_s): a
+    sequence that runs past a window's end starts counting again, and its
+    429 never comes. Unless need_s seconds of this window remain, sleep into
+    the next one (server and tests share the clock)."""
+    left = window_s - time.time() % window_s
+    if left < need_s:
+        time.sleep(left + 0.05)
+
+
 def wait_for(cond, timeout, what, interval=0.1):
     """Poll cond() until it is truthy; returns its value or fails after timeout."""
     deadline = time.monotonic() + timeout

@@ -46,6 +46,7 @@ def article():
 
 
 def check_limit_enforced(what):
+    apilib.rate_window_start(60, 20)
     R.command("FLUSHALL")
     for i in range(LIMIT):
         A.expect(login(), 200, "%s: login %d" % (what, i + 1))
