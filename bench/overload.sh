@@ -15,11 +15,16 @@
 # and the shed counters by reason. Last, the ratio of the goodput at the
 # largest count to the throughput at the first.
 #
-# Relies on: wrk, psql, curl, python3; PostgreSQL from DATABASE_URL (else
+# Then the same load again from h2load (2 s warm-up, DURATION measured),
+# whose per-request log gives the exact p50/p99 of the 2xx answers and of
+# the 503s apart (bench/h2load_split.py): wrk's one histogram mixes them.
+#
+# Relies on: wrk, h2load (nghttp2-client; OVERLOAD_H2LOAD=0 skips it),
+# psql, curl, python3; PostgreSQL from DATABASE_URL (else
 # `script/services start`); a conduitd built without sanitizers (CONDUITD,
 # else script/build bench). Raises the open-file limit to the hard limit
 # (at least 16384). Loopback only; bounded: about
-# (2 + DURATION) * |OVERLOAD_CONNS| seconds plus seeding.
+# 2 * (2 + DURATION) * |OVERLOAD_CONNS| seconds plus seeding.
 #
 # Environment: OVERLOAD_CONNS ("16 32 4096"), OVERLOAD_DURATION (10),
 # OVERLOAD_WORKERS (2), OVERLOAD_ARGS (extra conduitd flags; docs/benchmarks.md
@@ -32,6 +37,9 @@ duration="${OVERLOAD_DURATION:-10}"
 workers="${OVERLOAD_WORKERS:-2}"
 read -r -a extra_args <<<"${OVERLOAD_ARGS:-}"
 
+use_h2load="${OVERLOAD_H2LOAD:-1}"
+[ "$use_h2load" = 0 ] || command -v h2load >/dev/null ||
+    { echo "overload: h2load not found (run script/bootstrap, or OVERLOAD_H2LOAD=0)" >&2; exit 2; }
 for tool in wrk psql curl python3; do
     command -v "$tool" >/dev/null || { echo "overload: $tool not found (run script/bootstrap)" >&2; exit 2; }
 done
@@ -78,6 +86,7 @@ seed = json.load(open(work + "/seed.json"))
 with open(work + "/slug.paths", "w") as f:
     f.write("\n".join("/api/articles/" + urllib.parse.quote(s, safe="") for s in seed["slugs"]) + "\n")
 EOF
+sed "s|^|$url|" "$work/slug.paths" >"$work/slug.urls"
 
 # Largest VmRSS (kB) of the workers, sampled until the file $1.stop exists.
 sample_rss() {
@@ -126,19 +135,30 @@ print("c=%s SERVER queries=%d wait_p50_le_ms=%g wait_p99_le_ms=%g query_p50_le_m
       % (c, qn, w50 * 1e3, w99 * 1e3, q50 * 1e3, q99 * 1e3, shed["in_flight"],
          shed["connections"], shed["db_queue"]))
 EOF
-    echo "overload: $(tail -n 2 "$work/results" | tr '\n' ' ')"
+    if [ "$use_h2load" = 1 ]; then
+        # The same load from h2load, whose per-request log splits latency
+        # by status (wrk's histogram mixes 2xx answers and refusals).
+        rm -f "$work/h2load.log" # h2load appends
+        h2load --h1 -t"$threads" -c"$c" --warm-up-time=2 -D "$duration" -i "$work/slug.urls" \
+            --log-file="$work/h2load.log" >"$work/h2load.out" 2>&1 ||
+            { tail -n 5 "$work/h2load.out" >&2; echo "overload: h2load failed at -c$c" >&2; exit 1; }
+        echo "c=$c H2LOAD $(python3 "$root/bench/h2load_split.py" "$work/h2load.log" "$duration" h2)" >>"$work/results"
+    fi
+    echo "overload: $(grep "^c=$c " "$work/results" | tr '\n' ' ')"
 done
 
 echo
 echo "conduitd flags: --workers $workers ${extra_args[*]:-(admission defaults)}"
 python3 - "$work/results" <<'EOF'
 import sys
-runs, server = [], {}
+runs, server, h2 = [], {}, {}
 for line in open(sys.argv[1]):
     f = line.split()
     kv = dict(x.split("=", 1) for x in f if "=" in x)
     if "SERVER" in f:
         server[kv["c"]] = kv
+    elif "H2LOAD" in f:
+        h2[kv["c"]] = kv
     else:
         runs.append(kv)
 print()
@@ -156,9 +176,23 @@ for r in runs:
              s.get("shed_connections"), s.get("shed_db_queue")))
     if int(r["shed_bare"]) != 0:
         print("  (!) %s refusals without Retry-After" % r["shed_bare"])
+if h2:
+    print()
+    print("The same load from h2load (per-request log: latency split by status, exact):")
+    print()
+    print("| connections | 2xx/s | 2xx p50 ms | 2xx p99 ms | 503/s | 503 p50 ms | 503 p99 ms | other |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for c, kv in h2.items():
+        print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            c, kv["h2_2xx_rps"], kv["h2_2xx_p50_ms"], kv["h2_2xx_p99_ms"], kv["h2_503_rps"],
+            kv["h2_503_p50_ms"], kv["h2_503_p99_ms"], kv["h2_other"]))
 if len(runs) >= 2:
     first, last = runs[0], runs[-1]
     print()
     print("goodput at -c%s / throughput at -c%s: %.2f" % (
         last["c"], first["c"], float(last["ok_rps"]) / float(first["ok_rps"])))
+    if first["c"] in h2 and last["c"] in h2 and float(h2[first["c"]]["h2_2xx_rps"]) > 0:
+        print("h2load: goodput at -c%s / throughput at -c%s: %.2f" % (
+            last["c"], first["c"],
+            float(h2[last["c"]]["h2_2xx_rps"]) / float(h2[first["c"]]["h2_2xx_rps"])))
 EOF

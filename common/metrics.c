@@ -197,6 +197,10 @@ static void metrics_requests(struct mbuf *b, const struct scoreboard *sb,
     mbuf_family(b, "http_connections_accepted_total", "counter", "API connections accepted.");
     mbuf_printf(b, "http_connections_accepted_total %llu\n",
                 (unsigned long long)c->connections_accepted);
+    mbuf_family(b, "conduitd_accept_pauses_total", "counter",
+                "Times a worker stopped accepting so that the others take the next connections "
+                "(its fair share reached, or --max-connections).");
+    mbuf_printf(b, "conduitd_accept_pauses_total %llu\n", (unsigned long long)c->accept_pauses);
 }
 
 /* The process-model families: workers, restarts, readiness, generation. */

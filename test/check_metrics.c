@@ -133,6 +133,7 @@ START_TEST(test_structure)
                           "http_requests_in_flight",
                           "http_connections_open",
                           "http_connections_accepted_total",
+                          "conduitd_accept_pauses_total",
                           "conduitd_workers",
                           "conduitd_worker_restarts_total",
                           "conduitd_readiness_checks_total",

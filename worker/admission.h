@@ -24,7 +24,9 @@
  *   no work meanwhile), so that such clients cannot turn refusals into most
  *   of the worker's work while clients that wait lose nothing.
  * - --shed-delay-ms: every refusal's 503 is held at least that long.
- * Held refusals do not count against --max-in-flight.
+ * Held refusals do not count against --max-in-flight, and are answered at
+ * most ADMISSION_RELEASE_PER_MS a millisecond, so refusals that came
+ * together do not come back together.
  * Refusals are counted in the slot's shed counters by reason
  * (conduitd_requests_shed_total{reason}); the database queue's own timeout
  * (store/db.c) counts reason db_queue.
@@ -42,8 +44,9 @@
 struct event_base;
 struct admission;
 
-#define ADMISSION_HOLD_TICK_MS 2  /* re-check a held accept this often */
-#define ADMISSION_HOLD_MAX_MS  25 /* take waiting connections if nobody else did by then */
+#define ADMISSION_HOLD_TICK_MS   2  /* re-check a held accept this often */
+#define ADMISSION_HOLD_MAX_MS    25 /* take waiting connections if nobody else did by then */
+#define ADMISSION_RELEASE_PER_MS 16 /* held refusals answered a millisecond, at most */
 
 /* Admission for the worker in sb->slots[slot_index], with the settings'
  * ceilings; heartbeat_ms is the workers' heartbeat period (a worker

@@ -6,6 +6,9 @@
   than ceil(16 / 2) + 1 of them, in all but at most one of 8 bursts (a
   descheduled peer can leave one burst to a single worker; without the fair
   share from the scoreboard most bursts go over).
+- A burst already waiting in the accept queue is shared by counting the
+  queue in the fair share: each worker pauses accepting about once (at
+  most n/4 pauses for n = 64), and neither holds more than ceil(n / 2) + 1.
 - --max-connections: one worker at a ceiling of 4 answers requests on the
   connections above it 503 with Retry-After and Connection: close (closed
   gracefully: the client reads the answer), counted as
@@ -30,6 +33,7 @@
 import math
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -93,6 +97,50 @@ def test_burst_spreads_over_workers():
         # bursts go over (16, 16, 15, 9, 16, 16, 16, 16 and 14, 8, 11, 9, 10,
         # 10, 9, 12 in two runs), so this still fails without it.
         assert sum(1 for s in shares if s > limit) <= 1, shares
+
+
+def accept_pauses(srv):
+    values, _ = support.parse_metrics(srv.metrics_text())
+    return values["conduitd_accept_pauses_total"]
+
+
+def test_queued_burst_taken_in_a_few_pauses():
+    """A burst already waiting in the accept queue (both workers stopped
+    while it connects, as busy workers leave it) is shared by counting the
+    queue: each worker takes its share and pauses about once. Without the
+    queue in the share, every accept past the first put a worker over the
+    share of what it could see: one pause per connection, one connection
+    per hand-over (about 400 a second with busy workers)."""
+    n, workers = 64, 2
+    limit = math.ceil(n / workers) + 1
+    with harness.Server(workers=workers, args=["--access-log", "off",
+                                               "--worker-timeout", "30"]) as srv:
+        srv.wait_ready()
+        support.wait_connections_closed(srv)
+        pids = [w["pid"] for w in srv.status()["workers"] if w.get("pid")]
+        assert len(pids) == workers, pids
+        before = accept_pauses(srv)
+        for p in pids:
+            os.kill(p, signal.SIGSTOP)
+        try:
+            socks = open_burst(srv.port, n)
+        finally:
+            for p in pids:
+                os.kill(p, signal.SIGCONT)
+        for s in socks:
+            status, _ = read_head(s)
+            assert status == 200, status
+        counts = support.wait_for(
+            lambda: (lambda c: c if sum(c) == n else None)(
+                [w.get("connections", 0) for w in srv.status()["workers"] if w.get("pid")]),
+            5, what="all %d connections counted" % n)
+        pauses = accept_pauses(srv) - before
+        print("queued burst of %d: connections per worker %s, accept pauses %d"
+              % (n, counts, pauses))
+        assert max(counts) <= limit, (counts, limit)
+        assert pauses <= n // 4, pauses
+        for s in socks:
+            s.close()
 
 
 def test_connection_ceiling_closes_gracefully():
@@ -345,7 +393,8 @@ def test_repeat_refusal_waits_for_retry_after():
 
 
 if __name__ == "__main__":
-    harness.run_tests([test_burst_spreads_over_workers, test_connection_ceiling_closes_gracefully,
+    harness.run_tests([test_burst_spreads_over_workers, test_queued_burst_taken_in_a_few_pauses,
+                       test_connection_ceiling_closes_gracefully,
                        test_in_flight_budget_refuses_before_work,
                        test_db_queue_timeout_sheds_stale_waits,
                        test_held_refusals_do_not_use_the_budget,
