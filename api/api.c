@@ -174,6 +174,7 @@ void api_free(struct api *api)
     api->db = NULL;
     db_pool_free(db);
     api_sql_free(api->stmts);
+    free(api->tags.body);
     explicit_bzero(api->jwt_secret, sizeof(api->jwt_secret));
     free(api);
 }

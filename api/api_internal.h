@@ -69,6 +69,7 @@ enum api_stmt {
     Q_COMMENT_INSERT,
     Q_COMMENT_DELETE,
     Q_TAGS,
+    Q_TAGS_VERSION,
     Q_FEED,
     Q_LIST_BASE, /* + filter mask (API_FILTER_*): 8 statements */
     /* The same 8 for anonymous readers: favorited/following are constant
@@ -120,6 +121,14 @@ struct api_token_seen {
 };
 
 /* Per-worker API state (api_start). */
+/* The worker's copy of GET /api/tags's body and the tag list version it
+ * was built at (migration 0011); body NULL until the first read. */
+struct api_tags_copy {
+    long long version;
+    char *body;
+    size_t len;
+};
+
 struct api {
     const struct settings *settings;
     struct event_base *base;
@@ -131,6 +140,7 @@ struct api {
     struct password_pool *pw;
     struct db_stmt stmts[Q__COUNT];
     struct api_token_seen token_seen[API_TOKEN_SEEN_SLOTS];
+    struct api_tags_copy tags; /* GET /api/tags's last list (api_tags.c) */
     char jwt_secret[1024];
     size_t jwt_secret_len;
     bool stopping;

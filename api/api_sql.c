@@ -218,15 +218,6 @@ static const char sql_comment_delete[] =
     "RETURNING id) "
     "SELECT (SELECT id FROM a), (SELECT author_id FROM c), (SELECT count(*) FROM d)";
 
-/* Tags in use by at least one article, in byte order, as one JSON array:
- * the tags whose kept count (kind 1) is above zero, read from the counts,
- * never from article_tags. */
-static const char sql_tags[] =
-    "SELECT COALESCE(json_agg(t.name ORDER BY t.name COLLATE \"C\"), '[]') FROM tags t "
-    "JOIN (SELECT ref FROM (SELECT ref, n FROM article_counts WHERE kind = 1 "
-    "UNION ALL SELECT ref, n FROM article_count_deltas WHERE kind = 1) c "
-    "GROUP BY ref HAVING sum(n) > 0) c ON c.ref = t.id";
-
 /* A list statement's format around a count expression and a page query
  * (%s, %s) that yields the page's article ids. The article and its author
  * are primary-key probes per page row (LATERAL ... OFFSET 0, which the
@@ -267,6 +258,24 @@ static const char sql_tags[] =
     "(COALESCE((SELECT n FROM article_counts WHERE kind = " KIND " AND ref = " REF "), 0) + "      \
     "COALESCE((SELECT sum(n) FROM article_count_deltas WHERE kind = " KIND " AND ref = " REF       \
     "), 0))::bigint"
+
+/* The tag list's version: the kept count of changes to article_tags
+ * (kind 4, migration 0011), which only grows. */
+#define TAG_LIST_VERSION KEPT_COUNT("4", "0")
+
+/* Tags in use by at least one article, in byte order, as one JSON array:
+ * the tags whose kept count (kind 1) is above zero, read from the counts,
+ * never from article_tags; with the version of that list, from the same
+ * snapshot (api_tags.c keeps both). */
+static const char sql_tags[] =
+    "SELECT " TAG_LIST_VERSION ", "
+    "(SELECT COALESCE(json_agg(t.name ORDER BY t.name COLLATE \"C\"), '[]') FROM tags t "
+    "JOIN (SELECT ref FROM (SELECT ref, n FROM article_counts WHERE kind = 1 "
+    "UNION ALL SELECT ref, n FROM article_count_deltas WHERE kind = 1) c "
+    "GROUP BY ref HAVING sum(n) > 0) c ON c.ref = t.id)";
+
+/* Only the version: is a worker's copy of the list still current? */
+static const char sql_tags_version[] = "SELECT " TAG_LIST_VERSION;
 
 /* Count and page of the filters with a kept count, by filter mask; the
  * combinations are built by api_sql_where. */
@@ -404,6 +413,7 @@ int api_sql_build(struct db_stmt *st)
         {Q_COMMENT_INSERT, "comment_insert", sql_comment_insert, 3, {OID_TEXT, OID_INT8, OID_TEXT}},
         {Q_COMMENT_DELETE, "comment_delete", sql_comment_delete, 3, {OID_TEXT, OID_INT8, OID_INT8}},
         {Q_TAGS, "tags", sql_tags, 0, {0}},
+        {Q_TAGS_VERSION, "tags_version", sql_tags_version, 0, {0}},
     };
     static const Oid list_types[6] = {OID_INT8, OID_INT8, OID_INT8, OID_TEXT, OID_TEXT, OID_TEXT};
 

@@ -36,6 +36,7 @@ api_integration_tests = \
 	test/api/comments.py \
 	test/api/cache.py \
 	test/api/cache_lists.py \
+	test/api/tags_copy.py \
 	test/api/cache_refusal.py \
 	test/api/listcost.py \
 	test/api/counts.py \

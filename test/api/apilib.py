@@ -265,6 +265,32 @@ def metric(m, name, **labels):
     return total if found else None
 
 
+# Each kept count (folded + deltas, migrations 0003 and 0009) next to
+# count(*) of its filter, in one statement (one snapshot): the columns
+# kind, ref, truth and kept of every count that is wrong, as
+# "SELECT ... FROM kept_count_mismatch" appended to it (counts.py,
+# online_migrate.py). Kind 4 (0011) counts changes to article_tags, not a
+# filter: it has no count(*) to match.
+KEPT_COUNT_MISMATCH = """
+WITH truth AS (
+    SELECT 0 AS kind, 0::bigint AS ref, count(*) AS n FROM articles
+    UNION ALL SELECT 1, tag_id, count(*) FROM article_tags GROUP BY tag_id
+    UNION ALL SELECT 2, author_id, count(*) FROM articles GROUP BY author_id
+    UNION ALL SELECT 3, user_id, count(*) FROM favorites GROUP BY user_id),
+kept AS (
+    SELECT kind, ref, sum(n) AS n FROM (
+        SELECT kind, ref, n FROM article_counts
+        UNION ALL SELECT kind, ref, n FROM article_count_deltas) k
+    WHERE kind <> 4
+    GROUP BY kind, ref),
+kept_count_mismatch AS (
+    SELECT COALESCE(t.kind, k.kind) AS kind, COALESCE(t.ref, k.ref) AS ref,
+           COALESCE(t.n, 0) AS truth, COALESCE(k.n, 0) AS kept
+    FROM truth t FULL JOIN kept k ON k.kind = t.kind AND k.ref = t.ref
+    WHERE COALESCE(t.n, 0) <> COALESCE(k.n, 0))
+"""
+
+
 def rate_window_start(window_s, need_s):
     """Rate limits count in fixed windows (the epoch second // window_s): a
     sequence that runs past a window's end starts counting again, and its

@@ -76,20 +76,7 @@ ALTER TABLE favorites ENABLE TRIGGER USER;
 ANALYZE articles; ANALYZE article_tags; ANALYZE favorites; ANALYZE follows; ANALYZE users;
 """ % {"n": ARTICLES, "u": USERS}
 
-MISMATCH_SQL = """
-WITH truth AS (
-    SELECT 0 AS kind, 0::bigint AS ref, count(*) AS n FROM articles
-    UNION ALL SELECT 1, tag_id, count(*) FROM article_tags GROUP BY tag_id
-    UNION ALL SELECT 2, author_id, count(*) FROM articles GROUP BY author_id
-    UNION ALL SELECT 3, user_id, count(*) FROM favorites GROUP BY user_id),
-kept AS (
-    SELECT kind, ref, sum(n) AS n FROM (
-        SELECT kind, ref, n FROM article_counts
-        UNION ALL SELECT kind, ref, n FROM article_count_deltas) k
-    GROUP BY kind, ref)
-SELECT count(*) FROM truth t FULL JOIN kept k ON k.kind = t.kind AND k.ref = t.ref
-WHERE COALESCE(t.n, 0) <> COALESCE(k.n, 0)
-"""
+MISMATCH_SQL = apilib.KEPT_COUNT_MISMATCH + "SELECT count(*) FROM kept_count_mismatch"
 
 
 def psql(url, query=None, stdin=None, timeout=300):
