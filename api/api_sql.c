@@ -266,9 +266,11 @@ static const char sql_comment_delete[] =
 /* Tags in use by at least one article, in byte order, as one JSON array:
  * the tags whose kept count (kind 1) is above zero, read from the counts,
  * never from article_tags; with the version of that list, from the same
- * snapshot (api_tags.c keeps both). */
+ * snapshot (api_tags.c keeps both), and whether migration 0011 keeps that
+ * version (before it, the version never moves and nothing may be kept). */
 static const char sql_tags[] =
     "SELECT " TAG_LIST_VERSION ", "
+    "EXISTS (SELECT 1 FROM schema_migrations WHERE version = '0011_tag_list_changes'), "
     "(SELECT COALESCE(json_agg(t.name ORDER BY t.name COLLATE \"C\"), '[]') FROM tags t "
     "JOIN (SELECT ref FROM (SELECT ref, n FROM article_counts WHERE kind = 1 "
     "UNION ALL SELECT ref, n FROM article_count_deltas WHERE kind = 1) c "

@@ -14,7 +14,9 @@
  * 2,000 tags cost PostgreSQL about 0.6 ms). The version only grows, so an
  * equal version is the same list, and a write's answer comes after its
  * commit: a later read sees the new version. A changed version builds the
- * list again, in the same request.
+ * list again, in the same request. On a database without migration 0011
+ * (its version never moves) nothing is kept and every request builds the
+ * list.
  */
 #include "config.h"
 
@@ -62,13 +64,15 @@ static void tags_on_list(enum db_status st, const PGresult *res, void *arg)
     const char *list;
     size_t len;
 
-    if (st != DB_OK || PQntuples(res) != 1 || PQnfields(res) != 2) {
+    if (st != DB_OK || PQntuples(res) != 1 || PQnfields(res) != 3) {
         api_respond_db_failure(r, st == DB_OK ? DB_UNAVAILABLE : st, res);
         return;
     }
-    list = PQgetvalue(res, 0, 1);
-    len = (size_t)PQgetlength(res, 0, 1);
-    tags_keep(r->api, strtoll(PQgetvalue(res, 0, 0), NULL, 10), list, len);
+    list = PQgetvalue(res, 0, 2);
+    len = (size_t)PQgetlength(res, 0, 2);
+    /* Without migration 0011 the version never moves: keep nothing. */
+    if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+        tags_keep(r->api, strtoll(PQgetvalue(res, 0, 0), NULL, 10), list, len);
     tags_answer(r, list, len);
 }
 
