@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# bench/tag_version_cost.sh: what migration 0011's tag list version costs an
+# article insert, in one run: pgbench of the API's insert statement (two
+# tags of the 2,000, a random author) against the same database, in rounds
+# that alternate the trigger function article_counts_tags_row between its
+# 0010 body (per-tag delta only) and its 0011 body (plus the +1 delta of
+# the version), and prints each round's tps, the medians and their ratio.
+#
+#   bench/tag_version_cost.sh [--db URL] [--articles N]
+#
+# --db URL: a database on the current schema, seeded (bench/scale.sh
+# leaves none behind); else a fresh one (conduit_tagver) seeded by
+# bench/scale.sh --seed-only with N articles (default 1,000,000: about 1-3
+# minutes). The rows the rounds insert stay (their counts stay exact: the
+# triggers keep them); the 0011 body is back in place at the end.
+#
+# Environment: ROUNDS (3 of each), SECONDS_PER_ROUND (10), CLIENTS (16).
+# Relies on: pgbench, psql; PostgreSQL of script/services. Loopback only;
+# bounded: 2 * ROUNDS * SECONDS_PER_ROUND seconds plus the seeding.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+db=""
+articles=1000000
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --db) db="$2"; shift 2 ;;
+    --articles) articles="$2"; shift 2 ;;
+    *) echo "usage: bench/tag_version_cost.sh [--db URL] [--articles N]" >&2; exit 2 ;;
+    esac
+done
+rounds="${ROUNDS:-3}"
+secs="${SECONDS_PER_ROUND:-10}"
+clients="${CLIENTS:-16}"
+for tool in pgbench psql; do
+    command -v "$tool" >/dev/null || { echo "tag_version_cost: $tool not found (run script/bootstrap)" >&2; exit 2; }
+done
+if [ -z "$db" ]; then
+    [ -n "${DATABASE_URL:-}" ] || eval "$("$root/script/services" start)"
+    "$root/bench/scale.sh" --articles "$articles" --seed-only conduit_tagver
+    db="${DATABASE_URL%/*}/conduit_tagver"
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/conduit-tagver.XXXXXX")
+trap 'psql "$db" -X -q -f "$work/0011.sql" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+# The two bodies, cut from the migrations themselves.
+body() {
+    sed -n '/^CREATE OR REPLACE FUNCTION article_counts_tags_row/,/^\$\$;/p' "$root/migrations/$1"
+}
+body 0010_article_counts_fold_less.sql >"$work/0010.sql"
+body 0011_tag_list_changes.sql >"$work/0011.sql"
+if [ ! -s "$work/0010.sql" ] || [ ! -s "$work/0011.sql" ]; then
+    echo "tag_version_cost: trigger bodies not found in migrations/" >&2
+    exit 1
+fi
+
+users=$(psql "$db" -X -tAc "SELECT max(id) FROM users")
+tags=$(psql "$db" -X -tAc "SELECT count(*) FROM tags")
+# The statement of sql_article_insert (api/api_sql.c), $6 a JSON array of
+# two distinct tag names.
+cat >"$work/insert.sql" <<EOF
+\\set author random(1, $users)
+\\set t1 random(1, $tags)
+\\set t2 random(1, $tags)
+\\set n random(1, 1000000000000)
+WITH p AS (SELECT (CASE WHEN :t1 = :t2 THEN json_build_array('tag' || :t1)
+                   ELSE json_build_array('tag' || least(:t1, :t2), 'tag' || greatest(:t1, :t2)) END) AS tags),
+ins AS (INSERT INTO articles (slug, title, description, body, author_id, tag_list)
+        SELECT 'tv-' || :client_id || '-' || :n, 'Title', 'desc', 'body', :author,
+               ARRAY(SELECT e FROM (SELECT DISTINCT json_array_elements_text(p.tags) AS e FROM p) d
+                     ORDER BY e COLLATE "C")
+        RETURNING id, created_at),
+tg AS (INSERT INTO tags (name) SELECT json_array_elements_text(p.tags) FROM p
+       ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id),
+lnk AS (INSERT INTO article_tags (article_id, tag_id, created_at)
+        SELECT ins.id, tg.id, ins.created_at FROM ins, tg)
+SELECT id FROM ins;
+EOF
+
+run() {
+    psql "$db" -X -q -v ON_ERROR_STOP=1 -f "$work/$1.sql" >/dev/null
+    pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f "$work/insert.sql" "$db" 2>&1 |
+        awk '/^tps = / {printf "%.0f\n", $3}'
+}
+
+echo "tag_version_cost: $rounds rounds of each body, $secs s, -c$clients, on $db"
+: >"$work/tps"
+for i in $(seq 1 "$rounds"); do
+    for v in 0010 0011; do
+        t=$(run "$v")
+        echo "round $i: $v body: $t tps"
+        echo "$v $t" >>"$work/tps"
+    done
+done
+python3 - "$work/tps" <<'EOF'
+import statistics, sys
+tps = {}
+for line in open(sys.argv[1]):
+    v, t = line.split()
+    tps.setdefault(v, []).append(float(t))
+old, new = statistics.median(tps["0010"]), statistics.median(tps["0011"])
+print()
+print("| trigger body | tps per round | median |")
+print("| --- | --- | ---: |")
+for v, label in (("0010", "0010 (per-tag delta)"), ("0011", "0011 (+ tag list version)")):
+    print("| %s | %s | %.0f |" % (label, ", ".join("%.0f" % t for t in tps[v]), statistics.median(tps[v])))
+print()
+print("0011 / 0010: %.3f" % (new / old))
+EOF
