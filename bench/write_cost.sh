@@ -4,11 +4,13 @@
 # write budget: POST /api/articles, favorite, follow at -c16 may drop by at
 # most 10%).
 #
-#   CONDUITD=NEW CONDUITD_OLD=OLD bench/write_cost.sh [--articles N] [--old-upto V]
+#   CONDUITD=NEW CONDUITD_OLD=OLD bench/write_cost.sh [--articles N] [--old-upto V] [--reuse]
 #
 #  1. Two databases seeded by bench/scale.sh --seed-only with N articles
 #     (default 1,000,000): conduit_wc_old at the schema of migrations <= V
 #     (default 0002: before issue 9), conduit_wc_new at every migration.
+#     --reuse takes the two as an earlier run left them (its writes stay in
+#     both, alike).
 #  2. OLD serves the first, NEW the second (2 workers each, cache on, the
 #     same Redis); a writer user on each (bench/scale_users.py).
 #  3. ROUNDS rounds; in each, for article, favorite and follow
@@ -27,11 +29,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 articles=1000000
 old_upto=0002
+reuse=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --articles) articles="$2"; shift 2 ;;
     --old-upto) old_upto="$2"; shift 2 ;;
-    *) echo "usage: CONDUITD=NEW CONDUITD_OLD=OLD bench/write_cost.sh [--articles N] [--old-upto V]" >&2
+    --reuse) reuse=1; shift ;;
+    *) echo "usage: CONDUITD=NEW CONDUITD_OLD=OLD bench/write_cost.sh [--articles N] [--old-upto V] [--reuse]" >&2
        exit 2 ;;
     esac
 done
@@ -62,8 +66,10 @@ cleanup() {
 trap cleanup EXIT
 
 base="${DATABASE_URL%/*}"
-"$root/bench/scale.sh" --articles "$articles" --migrations-upto "$old_upto" --seed-only conduit_wc_old
-"$root/bench/scale.sh" --articles "$articles" --seed-only conduit_wc_new
+if [ "$reuse" = 0 ]; then
+    "$root/bench/scale.sh" --articles "$articles" --migrations-upto "$old_upto" --seed-only conduit_wc_old
+    "$root/bench/scale.sh" --articles "$articles" --seed-only conduit_wc_new
+fi
 
 # start NAME BINARY DB: conduitd on DB; sets url_NAME.
 start() {
@@ -103,12 +109,15 @@ for r in $(seq 1 "$rounds"); do
     [ $((r % 2)) = 0 ] && order=(new old)
     for mode in article favorite follow; do
         for v in "${order[@]}"; do
-            # A seed per round and server: favorites and follows never repeat.
-            seed=$((r * 10 + ${#v}))
+            # The same seeds on both servers (each walks its own database
+            # alike); favorite walks the articles, follow the users (N/10).
+            seed=$((r * 10))
+            targets=$articles
+            [ "$mode" = follow ] && targets=$((articles / 10))
             wrk -t1 -c"$conns" -d1s -s "$root/bench/wrk_scale_write.lua" "${url[$v]}" \
-                -- "$mode" "${token[$v]}" "$articles" "$((seed + 500))" >/dev/null 2>&1 || true
+                -- "$mode" "${token[$v]}" "$targets" "$((seed + 500))" >/dev/null 2>&1 || true
             line=$(wrk -t1 -c"$conns" -d"${duration}s" --timeout 10s -s "$root/bench/wrk_scale_write.lua" \
-                "${url[$v]}" -- "$mode" "${token[$v]}" "$articles" "$seed" | grep '^RESULT') ||
+                "${url[$v]}" -- "$mode" "${token[$v]}" "$targets" "$seed" | grep '^RESULT') ||
                 { echo "write_cost: wrk failed ($v $mode)" >&2; exit 1; }
             echo "round=$r server=$v mode=$mode ${line#RESULT }" | tee -a "$work/results"
         done
