@@ -265,6 +265,19 @@ def metric(m, name, **labels):
     return total if found else None
 
 
+def psql(query=None, url=None, stdin=None, timeout=300):
+    """Run query (or the SQL on stdin) with psql against url (default
+    DATABASE_URL); its unaligned output, stripped. Fails the test on error."""
+    cmd = ["psql", url or os.environ["DATABASE_URL"], "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"]
+    if query is not None:
+        cmd += ["-c", query]
+    p = subprocess.run(cmd, input=stdin.encode() if stdin else None,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if p.returncode != 0:
+        raise AssertionError("psql failed: %s" % p.stderr.decode(errors="replace")[-2000:])
+    return p.stdout.decode().strip()
+
+
 # Each kept count (folded + deltas, migrations 0003 and 0009) next to
 # count(*) of its filter, in one statement (one snapshot): the columns
 # kind, ref, truth and kept of every count that is wrong, as

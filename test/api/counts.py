@@ -12,7 +12,6 @@ Needs DATABASE_URL and REDIS_URL (else SKIP)."""
 
 import os
 import random
-import subprocess
 import sys
 import threading
 
@@ -30,15 +29,6 @@ OPS = 100
 # statement (one snapshot); any row returned is a count that is wrong.
 MISMATCH_SQL = (apilib.KEPT_COUNT_MISMATCH
                 + "SELECT kind, ref, truth, kept FROM kept_count_mismatch")
-
-
-def sql(query):
-    p = subprocess.run(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-At", "-v",
-                        "ON_ERROR_STOP=1", "-c", query], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("psql failed: %s" % p.stderr.decode(errors="replace"))
-    return p.stdout.decode()
 
 
 class Writer(threading.Thread):
@@ -124,17 +114,17 @@ def test_counts_exact_under_concurrent_writes():
     for w in writers:
         w.start()
     for v, _ in victims:
-        sql("DELETE FROM users WHERE username = '%s'" % v["username"])
+        apilib.psql("DELETE FROM users WHERE username = '%s'" % v["username"])
     for w in writers:
         w.join(120)
         A.check(not w.is_alive(), "a writer is still running after 120 s")
     errors = [e for w in writers for e in w.errors]
     A.check(not errors, "requests failed under concurrent writes:\n" + "\n".join(errors[:10]))
-    bad = sql(MISMATCH_SQL).strip()
+    bad = apilib.psql(MISMATCH_SQL).strip()
     A.check(bad == "", "kept counts differ from count(*) (kind|ref|count(*)|kept):\n" + bad)
     # The folded table alone is consistent too once everything is folded.
-    sql("SELECT article_counts_fold()")
-    bad = sql(MISMATCH_SQL).strip()
+    apilib.psql("SELECT article_counts_fold()")
+    bad = apilib.psql(MISMATCH_SQL).strip()
     A.check(bad == "", "after a fold, kept counts differ (kind|ref|count(*)|kept):\n" + bad)
     TEST_STATE.update(tags=tags, users=users)
 

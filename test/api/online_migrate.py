@@ -76,18 +76,11 @@ ALTER TABLE favorites ENABLE TRIGGER USER;
 ANALYZE articles; ANALYZE article_tags; ANALYZE favorites; ANALYZE follows; ANALYZE users;
 """ % {"n": ARTICLES, "u": USERS}
 
+def psql(url, query=None, stdin=None):
+    return apilib.psql(query, url=url, stdin=stdin)
+
+
 MISMATCH_SQL = apilib.KEPT_COUNT_MISMATCH + "SELECT count(*) FROM kept_count_mismatch"
-
-
-def psql(url, query=None, stdin=None, timeout=300):
-    cmd = ["psql", url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1"]
-    if query is not None:
-        cmd += ["-c", query]
-    p = subprocess.run(cmd, input=stdin.encode() if stdin else None,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
-    if p.returncode != 0:
-        raise AssertionError("psql failed: %s" % p.stderr.decode(errors="replace")[-2000:])
-    return p.stdout.decode().strip()
 
 
 def migrate(dirname, timeout=300):

@@ -12,7 +12,6 @@ on every change to article_tags, the copies would keep the old list and
 this fails. Needs DATABASE_URL (else SKIP)."""
 
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -23,15 +22,6 @@ apilib.require_services()
 SRV = apilib.server(env={"CONDUIT_CACHE_TTL": "0"}, workers=2)
 A = apilib.Api(SRV)
 READS = 12  # fresh connections per check: both workers answer some
-
-
-def sql(query):
-    p = subprocess.run(["psql", os.environ["DATABASE_URL"], "-X", "-q", "-At", "-v",
-                        "ON_ERROR_STOP=1", "-c", query], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("psql failed: %s" % p.stderr.decode(errors="replace"))
-    return p.stdout.decode()
 
 
 def tag_lists():
@@ -71,7 +61,7 @@ def test_never_stale_after_a_write():
     other = A.register("tcu")
     A.create_article(other, tags=[third])
     check_every("after another new tag", present=(third,))
-    sql("DELETE FROM users WHERE username = '%s'" % other["username"])
+    apilib.psql("DELETE FROM users WHERE username = '%s'" % other["username"])
     check_every("after its author is deleted in SQL", absent=(third,))
 
 
@@ -80,10 +70,10 @@ def test_version_only_grows():
     higher, never back where it was (an equal version would hand out a
     copy built before both)."""
     me = A.register("tv")
-    v0 = int(sql("SELECT %s" % VERSION_SQL).strip())
+    v0 = int(apilib.psql("SELECT %s" % VERSION_SQL).strip())
     art = A.create_article(me, tags=["tv_" + uid()])
     A.expect(A.delete("/api/articles/" + art["slug"], token=me["token"]), 204, "delete")
-    v1 = int(sql("SELECT %s" % VERSION_SQL).strip())
+    v1 = int(apilib.psql("SELECT %s" % VERSION_SQL).strip())
     A.check(v1 >= v0 + 2, "version %d -> %d: an insert and a delete must add 2" % (v0, v1))
 
 

@@ -69,6 +69,19 @@ def shed(srv, reason):
     return values['conduitd_requests_shed_total{reason="%s"}' % reason]
 
 
+def answered_and_counted(srv, socks):
+    """Each of socks answered 200; then the open connections of each live
+    worker (from /status) once they add up to len(socks)."""
+    for s in socks:
+        status, _ = read_head(s)
+        assert status == 200, status
+    n = len(socks)
+    return support.wait_for(
+        lambda: (lambda c: c if sum(c) == n else None)(
+            [w.get("connections", 0) for w in srv.status()["workers"] if w.get("pid")]),
+        5, what="all %d connections counted" % n)
+
+
 def test_burst_spreads_over_workers():
     n, workers, bursts = 16, 2, 8
     limit = math.ceil(n / workers) + 1
@@ -78,14 +91,7 @@ def test_burst_spreads_over_workers():
         shares = []
         for _ in range(bursts):
             socks = open_burst(srv.port, n)
-            for s in socks:
-                status, _ = read_head(s)
-                assert status == 200, status
-            counts = support.wait_for(
-                lambda: (lambda c: c if sum(c) == n else None)(
-                    [w.get("connections", 0) for w in srv.status()["workers"] if w.get("pid")]),
-                5, what="all %d connections counted" % n)
-            shares.append(max(counts))
+            shares.append(max(answered_and_counted(srv, socks)))
             for s in socks:
                 s.close()
             support.wait_connections_closed(srv)
@@ -127,13 +133,7 @@ def test_queued_burst_taken_in_a_few_pauses():
         finally:
             for p in pids:
                 os.kill(p, signal.SIGCONT)
-        for s in socks:
-            status, _ = read_head(s)
-            assert status == 200, status
-        counts = support.wait_for(
-            lambda: (lambda c: c if sum(c) == n else None)(
-                [w.get("connections", 0) for w in srv.status()["workers"] if w.get("pid")]),
-            5, what="all %d connections counted" % n)
+        counts = answered_and_counted(srv, socks)
         pauses = accept_pauses(srv) - before
         print("queued burst of %d: connections per worker %s, accept pauses %d"
               % (n, counts, pauses))
