@@ -19,7 +19,8 @@ from apilib import metric, uid, wait_for  # noqa: E402
 
 apilib.require_services()
 R = apilib.PrivateRedis()
-SRV = apilib.server(redis_url=R.url, env={"CONDUIT_CACHE_TTL": "60"})
+WORKERS = 2
+SRV = apilib.server(redis_url=R.url, env={"CONDUIT_CACHE_TTL": "60"}, workers=WORKERS)
 A = apilib.Api(SRV)
 MANY = 500
 
@@ -156,7 +157,7 @@ def test_article_hit_is_one_command():
     me = A.register("clh")
     path = "/api/articles/" + A.create_article(me)["slug"]
     warm(path)
-    for _ in range(10):  # every worker learns where the author block is
+    for _ in range(10):  # the workers learn where the author block is
         page(path)
     before = hits()
     R.command("CONFIG", "RESETSTAT")
@@ -164,8 +165,12 @@ def test_article_hit_is_one_command():
         page(path)
     _, calls = commands_total()
     A.check(hits() - before == 20, "20 reads made %d cache hits" % (hits() - before))
-    A.check(calls.get("mget", 0) == 20 and calls.get("get", 0) == 0,
-            "20 cached article reads sent %r" % calls)
+    # One MGET per hit; a worker that none of the 10 reads above reached (each
+    # read is a fresh connection, and the kernel picks the worker) pays a
+    # second MGET once, to learn it: at most one more per worker. Without the
+    # learning every hit costs two (40).
+    A.check(20 <= calls.get("mget", 0) <= 20 + WORKERS and calls.get("get", 0) == 0,
+            "20 cached article reads sent %r (at most one learning MGET per worker)" % calls)
 
 
 if __name__ == "__main__":
