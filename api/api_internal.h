@@ -120,7 +120,6 @@ struct api_token_seen {
     int64_t checked_ms; /* proc_mono_ms() of the check */
 };
 
-/* Per-worker API state (api_start). */
 /* The worker's copy of GET /api/tags's body and the tag list version it
  * was built at (migration 0011); body NULL until the first read. */
 struct api_tags_copy {
@@ -129,6 +128,7 @@ struct api_tags_copy {
     size_t len;
 };
 
+/* Per-worker API state (api_start). */
 struct api {
     const struct settings *settings;
     struct event_base *base;

@@ -1,13 +1,14 @@
 # shellcheck shell=bash disable=SC2154 # sourced: $root, $work, $pid belong to the script
-# bench/lib.sh: shell helpers that bench/overload.sh and bench/tail.sh share
+# bench/lib.sh: shell helpers that bench/overload.sh, bench/tail.sh and bench/write_cost.sh share
 # (sourced, not run; needs $root set to the repository).
 #
 #   bench_conduitd NAME     prints the conduitd to measure: $CONDUITD, else
 #                           script/build bench's; exits 2 with "NAME: ..." if
 #                           it is not an executable
-#   bench_work NAME         sets $work to a new temporary directory and $pid
-#                           to "", with an EXIT trap that TERMs and waits for
-#                           $pid when set and removes $work
+#   bench_work NAME         sets $work to a new temporary directory, $pid to
+#                           "" and $pids to (), with an EXIT trap that TERMs
+#                           and waits for $pid and every pid in $pids, and
+#                           removes $work
 #   bench_free_port         prints a free loopback TCP port
 
 bench_conduitd() {
@@ -19,16 +20,20 @@ bench_conduitd() {
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 bench_cleanup() {
-    if [ -n "$pid" ]; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    local p
+    for p in $pid "${pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in $pid "${pids[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 
 bench_work() {
     work=$(mktemp -d "${TMPDIR:-/tmp}/conduit-$1.XXXXXX")
     pid=""
+    pids=()
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
 }

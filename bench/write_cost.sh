@@ -53,17 +53,6 @@ done
 . "$root/bench/lib.sh"
 new=$(bench_conduitd write_cost)
 bench_work write_cost
-pids=()
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do
-        kill -TERM "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 base="${DATABASE_URL%/*}"
 if [ "$reuse" = 0 ]; then

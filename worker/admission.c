@@ -14,12 +14,12 @@
  * and nobody passes its share of it. The check reads every slot's
  * connections_open gauge (relaxed loads, no lock); two workers reading at
  * the same moment can each take one more, so a burst ends within
- * ceil(total / L) + 1 per worker. Holding removes the accept event (http_server_pause_accept), so
- * the kernel wakes the other workers for the next connections; a 2 ms timer
- * resumes once the share allows, or after ADMISSION_HOLD_MAX_MS when
- * connections still wait in the queue (the listening socket's TCP_INFO
- * tcpi_unacked) and nobody took them: then this worker accepts as many as
- * were waiting, and holds again. Keep-alive traffic makes no accept and costs nothing.
+ * ceil(total / L) + 1 per worker. Holding removes the accept event
+ * (http_server_pause_accept), so the kernel wakes the other workers for
+ * the next connections; a 2 ms timer resumes once the share allows, or
+ * after ADMISSION_HOLD_MAX_MS when connections still wait in the queue and
+ * nobody took them: then this worker accepts as many as were waiting, and
+ * holds again. Keep-alive traffic makes no accept and costs nothing.
  *
  * Ceiling: at --max-connections the worker holds the same way, so that
  * workers below theirs take the connections; if nobody has for

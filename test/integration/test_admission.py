@@ -64,9 +64,14 @@ def read_head(sock, timeout=5.0):
     return status, headers
 
 
-def shed(srv, reason):
+def sample(srv, series):
+    """The value of one series in the server's /metrics."""
     values, _ = support.parse_metrics(srv.metrics_text())
-    return values['conduitd_requests_shed_total{reason="%s"}' % reason]
+    return values[series]
+
+
+def shed(srv, reason):
+    return sample(srv, 'conduitd_requests_shed_total{reason="%s"}' % reason)
 
 
 def answered_and_counted(srv, socks):
@@ -105,11 +110,6 @@ def test_burst_spreads_over_workers():
         assert sum(1 for s in shares if s > limit) <= 1, shares
 
 
-def accept_pauses(srv):
-    values, _ = support.parse_metrics(srv.metrics_text())
-    return values["conduitd_accept_pauses_total"]
-
-
 def test_queued_burst_taken_in_a_few_pauses():
     """A burst already waiting in the accept queue (both workers stopped
     while it connects, as busy workers leave it) is shared by counting the
@@ -125,7 +125,7 @@ def test_queued_burst_taken_in_a_few_pauses():
         support.wait_connections_closed(srv)
         pids = [w["pid"] for w in srv.status()["workers"] if w.get("pid")]
         assert len(pids) == workers, pids
-        before = accept_pauses(srv)
+        before = sample(srv, "conduitd_accept_pauses_total")
         for p in pids:
             os.kill(p, signal.SIGSTOP)
         try:
@@ -134,7 +134,7 @@ def test_queued_burst_taken_in_a_few_pauses():
             for p in pids:
                 os.kill(p, signal.SIGCONT)
         counts = answered_and_counted(srv, socks)
-        pauses = accept_pauses(srv) - before
+        pauses = sample(srv, "conduitd_accept_pauses_total") - before
         print("queued burst of %d: connections per worker %s, accept pauses %d"
               % (n, counts, pauses))
         assert max(counts) <= limit, (counts, limit)
