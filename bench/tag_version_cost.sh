@@ -56,30 +56,11 @@ fi
 
 users=$(psql "$db" -X -tAc "SELECT max(id) FROM users")
 tags=$(psql "$db" -X -tAc "SELECT count(*) FROM tags")
-# The statement of sql_article_insert (api/api_sql.c), $6 a JSON array of
-# two distinct tag names.
-cat >"$work/insert.sql" <<EOF
-\\set author random(1, $users)
-\\set t1 random(1, $tags)
-\\set t2 random(1, $tags)
-\\set n random(1, 1000000000000)
-WITH p AS (SELECT (CASE WHEN :t1 = :t2 THEN json_build_array('tag' || :t1)
-                   ELSE json_build_array('tag' || least(:t1, :t2), 'tag' || greatest(:t1, :t2)) END) AS tags),
-ins AS (INSERT INTO articles (slug, title, description, body, author_id, tag_list)
-        SELECT 'tv-' || :client_id || '-' || :n, 'Title', 'desc', 'body', :author,
-               ARRAY(SELECT e FROM (SELECT DISTINCT json_array_elements_text(p.tags) AS e FROM p) d
-                     ORDER BY e COLLATE "C")
-        RETURNING id, created_at),
-tg AS (INSERT INTO tags (name) SELECT json_array_elements_text(p.tags) FROM p
-       ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id),
-lnk AS (INSERT INTO article_tags (article_id, tag_id, created_at)
-        SELECT ins.id, tg.id, ins.created_at FROM ins, tg)
-SELECT id FROM ins;
-EOF
 
 run() {
     psql "$db" -X -q -v ON_ERROR_STOP=1 -f "$work/$1.sql" >/dev/null
-    pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -f "$work/insert.sql" "$db" 2>&1 |
+    pgbench -n -M prepared -c "$clients" -j 2 -T "$secs" -D users="$users" -D tags="$tags" \
+        -f "$root/bench/pgbench_article_insert.sql" "$db" 2>&1 |
         awk '/^tps = / {printf "%.0f\n", $3}'
 }
 
