@@ -201,6 +201,11 @@ static void metrics_requests(struct mbuf *b, const struct scoreboard *sb,
                 "Times a worker stopped accepting so that the others take the next connections "
                 "(its fair share reached, or --max-connections).");
     mbuf_printf(b, "conduitd_accept_pauses_total %llu\n", (unsigned long long)c->accept_pauses);
+    mbuf_family(b, "conduitd_refusal_pacing_waits_total", "counter",
+                "Times a worker had more held 503 refusals due than it answers in a millisecond "
+                "and left the rest for the next one.");
+    mbuf_printf(b, "conduitd_refusal_pacing_waits_total %llu\n",
+                (unsigned long long)c->refusal_pacing_waits);
 }
 
 /* The process-model families: workers, restarts, readiness, generation. */

@@ -94,7 +94,8 @@ struct sb_counters {
     uint64_t db_wait_sum_us;
     uint64_t connections_accepted;
     uint64_t accept_pauses; /* times a worker stopped accepting: its fair share or its ceiling */
-    uint64_t cpu_us;        /* this worker's CPU time, refreshed with the heartbeat */
+    uint64_t refusal_pacing_waits; /* held refusals due together: the rest left for the next ms */
+    uint64_t cpu_us;               /* this worker's CPU time, refreshed with the heartbeat */
 };
 
 /* One worker's slot. Written by that worker (gauges, counters, heartbeat)

@@ -134,6 +134,7 @@ START_TEST(test_structure)
                           "http_connections_open",
                           "http_connections_accepted_total",
                           "conduitd_accept_pauses_total",
+                          "conduitd_refusal_pacing_waits_total",
                           "conduitd_workers",
                           "conduitd_worker_restarts_total",
                           "conduitd_readiness_checks_total",

@@ -44,7 +44,9 @@
  * clients' retries would arrive together, and each such wave of parsing and
  * refusing stalled the answers being served (the 2xx p99 went from about
  * 10 ms to 70-140 ms in the second of each wave, at 4,096 connections).
- * Paced, a wave spreads out over its first cycle and stays spread.
+ * Paced, a wave spreads out over its first cycle and stays spread. Each
+ * time more were due, the slot's refusal_pacing_waits counts one
+ * (conduitd_refusal_pacing_waits_total).
  *
  * Relies on: http.h (pause_accept, connections, in_flight, close_after),
  * the scoreboard, proc.h's monotonic clock, libevent.
@@ -289,6 +291,7 @@ static void admission_release_held(struct admission *a, bool all)
 
     while ((h = TAILQ_FIRST(&a->held)) != NULL && (all || h->due_ms <= now)) {
         if (!all && released == ADMISSION_RELEASE_PER_MS) {
+            sb_inc(&a->slot->c.refusal_pacing_waits, 1);
             admission_arm_held(a, 1);
             return;
         }

@@ -22,6 +22,10 @@
   connection is answered 503 + Retry-After unsent (reason "db_queue"), and
   every query's wait lands in conduitd_db_queue_wait_seconds.
 - --shed-delay-ms holds a refusal's answer for the delay.
+- Held refusals that fall due together (the worker stopped past their due
+  time) are answered at most 16 a millisecond: 256 of them leave the rest
+  for the next millisecond 15 times (conduitd_refusal_pacing_waits_total),
+  none when answered all at once.
 - Repeat refusals (the default --shed-repeat-ms 1000): with the budget held
   by a request blocked on a table lock, the first refusal on a connection
   comes at once, a second sent at once on the same connection is not
@@ -304,6 +308,46 @@ def test_shed_delay_holds_the_refusal():
         extra.close()
 
 
+def test_refusals_due_together_are_paced():
+    # 256 refusals held for --shed-delay-ms; the worker stopped (SIGSTOP)
+    # past their due time, so on SIGCONT all of them are due at once. They
+    # are answered at most 16 a millisecond: the worker leaves the rest for
+    # the next millisecond 15 times (256 / 16 - 1), counted in
+    # conduitd_refusal_pacing_waits_total. Answered all at once, it stays 0.
+    n, delay_s = 256, 1.0
+    with harness.Server(workers=1, args=["--access-log", "off", "--max-connections", "1",
+                                         "--shed-delay-ms", str(int(delay_s * 1000))]) as srv:
+        srv.wait_ready()
+        support.wait_connections_closed(srv)
+        keep = support.connect(srv.port)
+        keep.sendall(REQUEST)
+        assert read_head(keep)[0] == 200
+        before_shed = shed(srv, "connections")
+        before = sample(srv, "conduitd_refusal_pacing_waits_total")
+        burst = open_burst(srv.port, n)
+        t0 = time.monotonic()
+        support.wait_for(lambda: shed(srv, "connections") - before_shed == n, 10,
+                         what="all %d refusals held" % n)
+        held_after = time.monotonic() - t0
+        pid = [w["pid"] for w in srv.status()["workers"] if w.get("pid")][0]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(delay_s + 0.3)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        statuses = [read_head(s, timeout=10)[0] for s in burst]
+        assert statuses == [503] * n, sorted(set(statuses))
+        waits = sample(srv, "conduitd_refusal_pacing_waits_total") - before
+        print("held within %.3fs; the worker left due refusals for the next millisecond %d times"
+              % (held_after, waits))
+        # Refusals that fell due before the SIGSTOP (a slow start) come in
+        # smaller groups; at least half of them were due together.
+        assert 8 <= waits <= n // 16 - 1, waits
+        keep.close()
+        for s in burst:
+            s.close()
+
+
 class TableLock:
     """An ACCESS EXCLUSIVE lock on a table of the test database, held by a
     psql session until release(): queries on the table wait for it."""
@@ -399,4 +443,5 @@ if __name__ == "__main__":
                        test_db_queue_timeout_sheds_stale_waits,
                        test_held_refusals_do_not_use_the_budget,
                        test_shed_delay_holds_the_refusal,
+                       test_refusals_due_together_are_paced,
                        test_repeat_refusal_waits_for_retry_after])
