@@ -6,4 +6,6 @@ dist_migrations_DATA += migrations/0001_init.sql migrations/0002_article_counter
 	migrations/0007_list_indexes.sql migrations/0008_list_autovacuum.sql \
 	migrations/0009_article_counts_row_triggers.sql migrations/0010_article_counts_fold_less.sql \
 	migrations/0011_tag_list_changes.sql \
-	migrations/0020_users_token_version.sql migrations/0021_users_username_lower.sql
+	migrations/0020_users_token_version.sql migrations/0021_users_username_lower.sql \
+	migrations/0022_favorites_created_not_null.sql migrations/0023_favorites_page_key.sql \
+	migrations/0024_favorites_primary_key.sql migrations/0025_favorites_drop_page_index.sql

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """online_migrate.py: `conduitd migrate` of the list-scale migrations (0004,
 0006, 0007, 0008: count backfill, batched column backfill, CREATE INDEX
-CONCURRENTLY, autovacuum settings) on a live database of 50,000 articles
+CONCURRENTLY, autovacuum settings; 0022-0025: favorites' primary key in
+page order) on a live database of 50,000 articles
 seeded by SQL, while clients read and write through conduitd. Passes when
 every request succeeds, none takes more than 1 s, the migrator retried past
 a lock it could not get (a session holding SHARE on article_counts for 3 s,
 which 0004 must write; nobody else writes it before 0004), replaced an INVALID index left by a failed concurrent build, and
 the result is right: counts equal count(*), no NULL left in the backfilled
-columns, every index valid.
+columns, every index valid, favorites keyed in page order.
 
 0003, 0005 and 0020 (catalog-only DDL) are applied before conduitd starts: this
 tree's statements need their objects to prepare (the previous release would
@@ -202,7 +203,7 @@ def test_migrate_under_load():
     A.check(slowest[0] <= BLOCKED_MAX_S, "a request took %.3fs during the migration (%s)"
             % slowest)
     A.check(requests > 100, "only %d requests ran during the migration" % requests)
-    for v in ("0004_", "0006_", "0007_", "0008_"):
+    for v in ("0004_", "0006_", "0007_", "0008_", "0022_", "0023_", "0024_", "0025_"):
         A.check('"migrate: applied","version":"%s' % v in out, "%s not applied:\n%s" % (v, out))
     A.check("will retry" in out, "the migrator never waited for the article_counts lock:\n" + out)
     A.check("dropping an invalid index" in out, "the invalid index was not replaced:\n" + out)
@@ -212,8 +213,18 @@ def test_migrate_under_load():
             == "0", "backfilled columns still hold NULLs")
     A.check(psql(DB_URL, "SELECT count(*) FROM pg_index WHERE NOT indisvalid") == "0",
             "an index is invalid after the migration")
-    A.check(psql(DB_URL, "SELECT pg_get_indexdef('favorites_user_created_idx'::regclass)").endswith(
-        "(user_id, article_created_at DESC, article_id DESC)"), "favorites_user_created_idx wrong")
+    A.check(psql(DB_URL, "SELECT pg_get_indexdef('favorites_pkey'::regclass)").endswith(
+        "(user_id, article_created_at, article_id)"), "favorites_pkey is not the page order")
+    A.check(psql(DB_URL, "SELECT pg_get_indexdef('favorites_article_user_idx'::regclass)")
+            .endswith("(article_id, user_id)"), "favorites_article_user_idx wrong")
+    A.check(psql(DB_URL, "SELECT count(*) FROM pg_class WHERE relname IN "
+                         "('favorites_user_created_idx', 'favorites_article_idx')") == "0",
+            "a replaced favorites index is still there")
+    # "Favorited by me" as this and the earlier releases ask it: one exact
+    # probe on both columns, not a walk of the user's favorites.
+    plan = psql(DB_URL, "EXPLAIN SELECT 1 FROM favorites f WHERE f.article_id = 7 AND f.user_id = 8")
+    A.check("Index Cond: ((article_id = 7) AND (user_id = 8))" in plan,
+            "favorited-by-me is not an exact probe:\n" + plan)
 
 
 def main():
