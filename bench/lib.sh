@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2154 # sourced: $root, $work, $pid belong to the script
-# bench/lib.sh: shell helpers that bench/overload.sh, bench/tail.sh and bench/write_cost.sh share
+# bench/lib.sh: shell helpers that bench/overload.sh, bench/tail.sh, bench/write_cost.sh,
+# bench/write_floor.sh and bench/tag_version_cost.sh share
 # (sourced, not run; needs $root set to the repository).
 #
 #   bench_conduitd NAME     prints the conduitd to measure: $CONDUITD, else
@@ -10,6 +11,10 @@
 #                           and waits for $pid and every pid in $pids, and
 #                           removes $work
 #   bench_free_port         prints a free loopback TCP port
+#   bench_function_body FUNCTION MIGRATION
+#                           prints that function's definition as the
+#                           migration file wrote it, as CREATE OR REPLACE
+#                           (to put an earlier body back for a round)
 
 bench_conduitd() {
     local c="${CONDUITD:-}"
@@ -40,4 +45,9 @@ bench_work() {
 
 bench_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+bench_function_body() {
+    sed -n "/^CREATE \(OR REPLACE \)\?FUNCTION $1()/,/^\\\$\\\$;/p" "$root/migrations/$2" |
+        sed 's/^CREATE FUNCTION/CREATE OR REPLACE FUNCTION/'
 }

@@ -40,15 +40,14 @@ if [ -z "$db" ]; then
     "$root/bench/scale.sh" --articles "$articles" --seed-only conduit_tagver
     db="${DATABASE_URL%/*}/conduit_tagver"
 fi
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/conduit-tagver.XXXXXX")
 trap 'psql "$db" -X -q -f "$work/0011.sql" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 # The two bodies, cut from the migrations themselves.
-body() {
-    sed -n '/^CREATE OR REPLACE FUNCTION article_counts_tags_row/,/^\$\$;/p' "$root/migrations/$1"
-}
-body 0010_article_counts_fold_less.sql >"$work/0010.sql"
-body 0011_tag_list_changes.sql >"$work/0011.sql"
+bench_function_body article_counts_tags_row 0010_article_counts_fold_less.sql >"$work/0010.sql"
+bench_function_body article_counts_tags_row 0011_tag_list_changes.sql >"$work/0011.sql"
 if [ ! -s "$work/0010.sql" ] || [ ! -s "$work/0011.sql" ]; then
     echo "tag_version_cost: trigger bodies not found in migrations/" >&2
     exit 1

@@ -46,6 +46,8 @@ for tool in pgbench psql python3; do
     command -v "$tool" >/dev/null || { echo "write_floor: $tool not found (run script/bootstrap)" >&2; exit 2; }
 done
 [ -n "${DATABASE_URL:-}" ] || eval "$("$root/script/services" start)"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 base="${DATABASE_URL%/*}"
 if [ "$reuse" = 0 ]; then
     "$root/bench/scale.sh" --articles "$articles" --migrations-upto 0002 --seed-only conduit_wf_old
@@ -56,12 +58,8 @@ new_db="$base/conduit_wf_new"
 work=$(mktemp -d "${TMPDIR:-/tmp}/conduit-wfloor.XXXXXX")
 
 # Counts on (the migrated state) and off, on the new database.
-body() { # FUNCTION MIGRATION: that function's body as the migration wrote it
-    sed -n "/^CREATE \(OR REPLACE \)\?FUNCTION $1()/,/^\\\$\\\$;/p" "$root/migrations/$2" |
-        sed 's/^CREATE FUNCTION/CREATE OR REPLACE FUNCTION/'
-}
-body favorites_count_trigger 0002_article_counters.sql >"$work/fav-off.sql"
-body favorites_count_trigger 0010_article_counts_fold_less.sql >"$work/fav-on.sql"
+bench_function_body favorites_count_trigger 0002_article_counters.sql >"$work/fav-off.sql"
+bench_function_body favorites_count_trigger 0010_article_counts_fold_less.sql >"$work/fav-on.sql"
 if [ ! -s "$work/fav-off.sql" ] || [ ! -s "$work/fav-on.sql" ]; then
     echo "write_floor: favorites_count_trigger not found in migrations/" >&2
     exit 1
