@@ -5,9 +5,8 @@
 -- conduitd:no-transaction
 -- conduitd:lock-timeout=10s
 --
--- Measured (pgbench of the API's favorite statement on a 1M-article
--- database, -c16, 4 alternating rounds of 8 s): see docs/benchmarks.md,
--- "favorites' primary key in page order".
+-- What it saves a favorite: bench/write_floor.sh, in docs/benchmarks.md
+-- ("Favorites' primary key in page order").
 
 DROP INDEX CONCURRENTLY IF EXISTS favorites_user_created_idx;
 DROP INDEX CONCURRENTLY IF EXISTS favorites_article_idx;
